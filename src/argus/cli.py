@@ -1,0 +1,171 @@
+"""The ``argus`` command: argument parsing, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from argus import __version__
+from argus.errors import ArgusError, ConfigError, ExitStatus, UsageError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="argus", description="Argus: a self-healing ops watchdog for a Linux host.")
+    parser.add_argument("--config", metavar="FILE", help="config file (TOML)")
+    parser.add_argument("--state-dir", metavar="DIR", help="where Argus keeps its state")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    parser.add_argument("--version", action="version", version=f"argus {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    run = sub.add_parser("run", help="run one cycle (--once) or the daemon loop")
+    run.add_argument("--once", action="store_true", help="run one cycle and exit")
+    run.add_argument("--dry-run", action="store_true",
+                     help="decide everything, act on nothing (records dry_run)")
+    run.add_argument("--json", action="store_true", help="print the cycle report as JSON")
+
+    problems = sub.add_parser("problems", help="query the problem registry")
+    problems.add_argument("--since", default="24h", metavar="DUR",
+                          help="how far back, e.g. 30m, 24h, 7d (default 24h)")
+    problems.add_argument("--type", dest="ptype", metavar="T", help="only this type")
+    problems.add_argument("--severity", metavar="S", help="only this severity")
+    problems.add_argument("--limit", type=int, default=0, metavar="N",
+                          help="at most N records, newest last (default all)")
+    problems.add_argument("--json", action="store_true", help="JSON lines, as stored")
+
+    config = sub.add_parser("config", help="validate or print the effective config")
+    config_sub = config.add_subparsers(dest="config_command", metavar="check|show")
+    config_sub.required = True
+    config_sub.add_parser("check", help="validate the config and exit 0 or 2")
+    show = config_sub.add_parser("show", help="print the effective config, secrets redacted")
+    show.add_argument("--json", action="store_true")
+
+    doctor = sub.add_parser("doctor", help="check what Argus can use on this host")
+    doctor.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(dispatch(args))
+    except ConfigError as err:
+        print(f"argus: config error: {err}", file=sys.stderr)
+        return ExitStatus.USAGE
+    except UsageError as err:
+        print(f"argus: {err}", file=sys.stderr)
+        return ExitStatus.USAGE
+    except ArgusError as err:
+        print(f"argus: {err}", file=sys.stderr)
+        return ExitStatus.FAILED
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `argus problems | head`: the reader left; that is not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitStatus.OK
+    except Exception as err:  # never a traceback for the user; the log has it
+        import logging
+
+        logging.getLogger("argus").debug("internal error", exc_info=True)
+        print(f"argus: internal error: {type(err).__name__}: {err}", file=sys.stderr)
+        return ExitStatus.FAILED
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    from argus.config import load_config
+
+    config = load_config(args.config)
+    if args.command == "config":
+        return config_command(args, config)
+    from argus.context import make_context, resolve_state_dir
+    from argus.logs import setup_logging
+
+    state_dir = resolve_state_dir(args.state_dir, config, os.environ)
+    try:
+        ctx = make_context(config, state_dir, dry_run=getattr(args, "dry_run", False))
+    except OSError as err:
+        raise ArgusError(f"cannot use state directory {state_dir}: {err.strerror}") from None
+    secrets = (config.telegram.token, config.llm.api_key, config.web.token)
+    logs_dir = ctx.paths.logs_dir if args.command == "run" else None
+    setup_logging(logs_dir, verbose=args.verbose, secrets=secrets)
+    if args.command == "run":
+        if args.once:
+            return run_once_command(ctx, args)
+        from argus.daemon import run_daemon
+
+        return run_daemon(ctx)
+    if args.command == "problems":
+        return problems_command(ctx, args)
+    if args.command == "doctor":
+        from argus.doctor import doctor_command
+
+        return doctor_command(ctx, as_json=args.json)
+    raise UsageError(f"unknown command {args.command}")
+
+
+def run_once_command(ctx: Any, args: argparse.Namespace) -> int:
+    from argus.cycle import run_cycle
+    from argus.model import report_to_json
+
+    report = run_cycle(ctx)
+    if report is None:
+        print("argus: the cycle failed; see the log in " + ctx.paths.logs_dir, file=sys.stderr)
+        return ExitStatus.FAILED
+    if args.json:
+        json.dump(report_to_json(report), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        from argus.render import render_report
+
+        sys.stdout.write(render_report(report, ctx.paths))
+    return ExitStatus.OK if report.status == "ok" else ExitStatus.FAILED
+
+
+def problems_command(ctx: Any, args: argparse.Namespace) -> int:
+    from argus.model import PROBLEM_TYPES, SEVERITIES
+    from argus.record.query import query
+    from argus.timefmt import parse_duration
+
+    try:
+        since = parse_duration(args.since)
+    except ValueError as err:
+        raise UsageError(f"--since: {err}") from None
+    if args.ptype and args.ptype not in PROBLEM_TYPES:
+        raise UsageError(f"--type: must be one of {', '.join(PROBLEM_TYPES)}")
+    if args.severity and args.severity not in SEVERITIES:
+        raise UsageError(f"--severity: must be one of {', '.join(SEVERITIES)}")
+    records = query(ctx.paths.problems, since_s=since, now=ctx.clock(), ptype=args.ptype,
+                    severity=args.severity, limit=args.limit)
+    if args.json:
+        for record in records:
+            sys.stdout.write(json.dumps(record) + "\n")
+    else:
+        from argus.render import render_problems
+
+        sys.stdout.write(render_problems(records, ctx.paths.problems, args.since))
+    return ExitStatus.OK
+
+
+def config_command(args: argparse.Namespace, config: Any) -> int:
+    from argus.config import redacted
+
+    if args.config_command == "check":
+        print(f"argus: config ok ({config.source})")
+        return ExitStatus.OK
+    data = redacted(config)
+    if args.json:
+        json.dump(data, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        from argus.render import render_toml
+
+        sys.stdout.write(f"# effective config from {config.source}; secrets redacted\n")
+        sys.stdout.write(render_toml(data))
+    return ExitStatus.OK

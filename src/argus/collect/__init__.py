@@ -1,0 +1,94 @@
+"""Collect: one module per source, each run with its own timeout.
+
+``collect_snapshot`` starts every collector in its own daemon thread and waits for
+each up to its deadline. A collector that raises or hangs (a dead NFS mount makes
+statvfs block forever; a wedged systemd makes systemctl hang) leaves a recorded
+error and an empty section in the snapshot; the cycle goes on with the rest.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from argus.context import Context
+from argus.model import CollectorError, Snapshot
+
+
+class _Job:
+    """One collector running in a thread; ``value`` or ``error`` once it ends."""
+
+    def __init__(self, name: str, fn: Callable[[], Any], timeout: float) -> None:
+        self.name, self.fn, self.timeout = name, fn, timeout
+        self.value: Any = None
+        self.error: str | None = None
+        self.ms = 0.0
+        self.thread = threading.Thread(target=self._run, name=f"collect-{name}", daemon=True)
+
+    def _run(self) -> None:
+        start = time.perf_counter()
+        try:
+            self.value = self.fn()
+        except Exception as err:  # a collector bug must not kill the cycle
+            self.error = f"{type(err).__name__}: {err}"[:500]
+        self.ms = (time.perf_counter() - start) * 1000
+
+
+def collect_snapshot(ctx: Context, ts: str) -> Snapshot:
+    from argus.collect import disks, probes, processes, services, system, tmux
+
+    cfg = ctx.config
+    now = ctx.clock()
+    previous_cpu = ctx.carry.get("cpu_sample")
+    jobs = [
+        _Job("memory", lambda: system.collect_memory(ctx.proc_root, ctx.sys_root), 5),
+        _Job("cpu", lambda: system.collect_cpu(ctx.proc_root), 5),
+        _Job("pressure", lambda: system.collect_pressure(ctx.proc_root), 5),
+        _Job("disks", lambda: disks.collect_disks(ctx.proc_root), cfg.collector_timeout),
+        _Job("processes", lambda: processes.collect_processes(
+            ctx.proc_root, top_n=cfg.processes.top_n, now=now, previous=previous_cpu),
+            cfg.collector_timeout),
+    ]
+    if cfg.services.systemd:
+        jobs.append(_Job("services", lambda: services.collect_units(
+            cfg.services.systemd, cfg.services.scope, ctx.run, cfg.services.timeout),
+            cfg.services.timeout + 2))
+    if cfg.services.http or cfg.services.tcp:
+        longest = max([p.timeout for p in cfg.services.http]
+                      + [p.timeout for p in cfg.services.tcp])
+        jobs.append(_Job("probes", lambda: probes.collect_probes(
+            cfg.services.http, cfg.services.tcp), longest + 2))
+    if cfg.tmux.sockets:
+        jobs.append(_Job("tmux", lambda: tmux.collect_tmux(
+            cfg.tmux.sockets, ctx.run, cfg.tmux.timeout), cfg.tmux.timeout + 2))
+
+    for job in jobs:
+        job.thread.start()
+    deadline_base = time.monotonic()
+    for job in jobs:
+        job.thread.join(max(0.0, deadline_base + job.timeout - time.monotonic()))
+        if job.thread.is_alive():
+            job.error = f"timed out after {job.timeout:g}s"
+
+    results = {j.name: j.value for j in jobs if j.error is None}
+    errors = tuple(CollectorError(j.name, j.error) for j in jobs if j.error is not None)
+    summary = None
+    if "processes" in results:
+        summary, sample = results["processes"]
+        ctx.carry["cpu_sample"] = sample
+    return Snapshot(
+        ts=ts,
+        host=ctx.host,
+        memory=results.get("memory"),
+        cpu=results.get("cpu"),
+        disks=tuple(results.get("disks") or ()),
+        processes=summary,
+        services=tuple(results.get("services") or ()),
+        probes=tuple(results.get("probes") or ()),
+        tmux=tuple(results.get("tmux") or ()),
+        pressure=results.get("pressure"),
+        errors=errors,
+        durations_ms={j.name: round(j.ms, 2) for j in jobs},
+    )

@@ -1,0 +1,50 @@
+"""Self-monitoring: ``cycle.json`` keeps how the last cycles ended.
+
+A watchdog that silently stops working is worse than none, so every cycle records
+its status, and three failed cycles in a row raise an alert (again at 6, 9, ...),
+sent by whatever part of Argus still works.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from argus.record import state
+
+ALERT_EVERY = 3
+
+
+class CycleStatus:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.data: dict[str, Any]
+        self.data, self.problem = state.read_json(path, {})
+
+    @property
+    def consecutive_failures(self) -> int:
+        value = self.data.get("consecutive_failures", 0)
+        return value if isinstance(value, int) and value >= 0 else 0
+
+    def record(self, cycle: str, ts: str, status: str, duration_ms: float,
+               error: str | None = None) -> int:
+        """Note how a cycle ended; returns the consecutive failure count."""
+        failures = self.consecutive_failures + 1 if status == "failed" else 0
+        self.data.update(
+            last_cycle=cycle,
+            last_ts=ts,
+            last_status=status,
+            last_duration_ms=round(duration_ms, 1),
+            consecutive_failures=failures,
+            last_error=error,
+        )
+        if status != "failed":
+            self.data["last_ok_ts"] = ts
+        self.data["cycles"] = int(self.data.get("cycles", 0) or 0) + 1
+        return failures
+
+    def save(self) -> None:
+        state.write_json(self.path, self.data)
+
+
+def should_alert(failures: int) -> bool:
+    return failures > 0 and failures % ALERT_EVERY == 0

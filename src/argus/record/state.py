@@ -1,0 +1,63 @@
+"""State files: JSON written atomically, read forgivingly.
+
+A state file is written to a temporary file in the same directory, fsynced, then
+``os.replace``d over the old one: rename(2) is atomic, so a crash or SIGKILL leaves
+either the old or the new file, never a torn one. A file that is unreadable anyway
+(garbage, a disk error, a hand edit gone wrong) is reported once and rebuilt from
+the default, so the cycle goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from typing import Any
+
+log = logging.getLogger("argus.state")
+
+
+def write_json(path: str, data: Any) -> None:
+    """Atomically replace ``path`` with ``data`` as JSON."""
+    write_text(path, json.dumps(data, separators=(",", ":"), sort_keys=False) + "\n")
+
+
+def write_text(path: str, text: str) -> None:
+    directory = os.path.dirname(path) or "."
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def read_json(path: str, default: Any) -> tuple[Any, str | None]:
+    """Return (data, problem). A missing file is not a problem; garbage is.
+
+    ``default`` must be a fresh object per call: the caller may mutate what it gets.
+    On garbage the bad file is kept beside it as ``<name>.corrupt`` for a post-mortem.
+    """
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        return default, None
+    except OSError as err:
+        return default, f"{os.path.basename(path)}: cannot read ({err.strerror}); rebuilt"
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if data is None or type(data) is not type(default):
+        with contextlib.suppress(OSError):
+            os.replace(path, path + ".corrupt")
+        return default, f"{os.path.basename(path)}: corrupted (not the JSON Argus wrote); rebuilt"
+    return data, None

@@ -1,0 +1,52 @@
+"""Make text from the outside world safe to show in a terminal, a log or a chat message.
+
+Process command lines, ``comm`` names and tmux session names are chosen by whoever
+started the process; they may hold ANSI escape sequences (which can rewrite a
+terminal, hide text, or set the window title), newlines (which forge log lines),
+bidi overrides (which reorder what a reader sees, CVE-2021-42574 "Trojan Source")
+and bytes that are not UTF-8. ``safe_text`` keeps the printable part and marks the
+rest, so a reader still sees that something odd was there.
+"""
+
+from __future__ import annotations
+
+import re
+
+# ECMA-48: CSI = ESC '[' params (0x30-0x3F)* intermediates (0x20-0x2F)* final (0x40-0x7E);
+# OSC/DCS/SOS/PM/APC = ESC ']' | 'P' | 'X' | '^' | '_' ... up to BEL or ST (ESC '\');
+# any other ESC is followed by one character (e.g. ESC 'c', a full terminal reset).
+# The 8-bit C1 forms (0x9B CSI, 0x9D OSC) are decoded by some terminals too.
+_ANSI = re.compile(
+    r"""
+    (?: \x1b\[ | \x9b ) [\x30-\x3f]* [\x20-\x2f]* [\x40-\x7e]?     # CSI
+  | (?: \x1b[\]PX^_] | [\x9d\x90\x98\x9e\x9f] ) .*? (?: \x07 | \x1b\\ | \x9c | \Z )  # OSC etc.
+  | \x1b [\x20-\x7e]?                                             # two-char escapes
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+# C0 controls, DEL, C1 controls, and the Unicode bidi controls (LRM/RLM,
+# embeddings/overrides U+202A-U+202E, isolates U+2066-U+2069).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+ELLIPSIS = "…"
+
+
+def safe_text(s: str | bytes, limit: int) -> str:
+    """Return ``s`` without ANSI escapes, other controls as ``?``, at most ``limit`` characters.
+
+    Bytes are decoded as UTF-8 with U+FFFD for invalid sequences. Text longer than
+    ``limit`` characters is cut and ends with ``…`` (the result, ellipsis included,
+    is never longer than ``limit``).
+    """
+    if limit <= 0:
+        return ""
+    # Cut generously before the regexes, so a 100 MB command line costs nothing;
+    # escape removal only shortens text, so 4x the limit (plus slack) is plenty.
+    budget = 4 * limit + 64
+    cut = len(s) > budget
+    if cut:
+        s = s[:budget]
+    text = s.decode("utf-8", "replace") if isinstance(s, bytes) else s
+    text = _CONTROL.sub("?", _ANSI.sub("", text))
+    if cut or len(text) > limit:
+        text = text[: limit - 1] + ELLIPSIS
+    return text
