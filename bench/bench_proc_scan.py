@@ -59,7 +59,7 @@ def main() -> None:
             list(psutil.process_iter(PSUTIL_ATTRS))
 
         lean()  # warm-up: imports, pwd cache, the first sample
-        total = collect_processes("/proc", top_n=10, now=time.time(), previous=None)[0].count
+        total = collect_processes("/proc", top_n=10, now=time.time(), previous=None)[0].total
         lean_ms = cpu_ms(lean, args.reps)
         first_ms = cpu_ms(first_lean, args.reps)
         ps()

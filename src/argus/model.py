@@ -73,6 +73,10 @@ class ProcessInfo(NamedTuple):
     ppid: int
     state: str
     unit: str | None  # the systemd unit from /proc/PID/cgroup
+    # proc(5) /proc/PID/stat field 22, clock ticks after boot: with pid, the identity
+    # that survives pid reuse (a new process on the same pid starts later). Last and
+    # defaulted so constructors that predate it keep working.
+    start_ticks: int = 0
 
 
 class ProcessSummary(NamedTuple):
@@ -82,6 +86,12 @@ class ProcessSummary(NamedTuple):
     top_rss: tuple[ProcessInfo, ...]
     top_cpu: tuple[ProcessInfo, ...]
     cpu_basis: str  # "interval" (since the previous sample) or "lifetime"
+    # Every live process whose comm matches processes.kill_allowed (re.search): the
+    # only pids kill_pid may target.
+    killable: tuple[ProcessInfo, ...] = ()
+    # Live orphans (parent is PID 1 of the namespace or a "systemd" process; DESIGN.md)
+    # whose command line matches a processes.orphans pattern; not yet confirmed.
+    orphans: tuple[ProcessInfo, ...] = ()
 
 
 class ServiceInfo(NamedTuple):

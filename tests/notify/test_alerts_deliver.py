@@ -193,11 +193,11 @@ def test_the_token_never_appears_in_errors_logs_or_the_outbox(
     reports.append(deliver(cfg, HOST, str(outbox), [msg("third")], now_iso="T2", sleep=sleeps))
     assert outbox_texts(outbox) == ["[web-1] first", "[web-1] second", "[web-1] third"]
     queued = outbox.read_text()
-    # ... and a wrong token (401), which drops what it tries.
+    # ... and a wrong token (401), which keeps everything queued.
     telegram_server.always(None)
     reports.append(deliver(cfg._replace(token=token + "x"), HOST, str(outbox), [msg("fourth")],
                            now_iso="T3", sleep=sleeps))
-    assert reports[-1].per_message[0].error == "HTTP 401: Unauthorized"
+    assert reports[-1].per_message[0].error.endswith("HTTP 401: Unauthorized")
     assert any(r.name == "httpx" for r in caplog.records)  # httpx logged its request URLs
     for record in caplog.records:
         assert token not in record.getMessage()
@@ -253,3 +253,19 @@ def test_the_outbox_file_is_private(telegram_server: TelegramServer, tg_config: 
     telegram_server.always(("500",))
     deliver(tg_config, HOST, str(outbox), [msg("one")], now_iso="T1", sleep=sleeps)
     assert os.stat(outbox).st_mode & 0o077 == 0
+
+
+def test_a_revoked_token_keeps_the_backlog_until_it_is_fixed(
+        telegram_server: TelegramServer, tg_config: Telegram, tmp_path: Path,
+        sleeps: Any) -> None:
+    outbox = tmp_path / "outbox.jsonl"
+    bad = tg_config._replace(token=tg_config.token + "x")
+    report = deliver(bad, HOST, str(outbox), [msg("one"), msg("two")], now_iso="T1",
+                     sleep=sleeps)
+    assert [o.status for o in report.per_message] == ["queued", "queued"]
+    assert outbox_texts(outbox) == ["[web-1] one", "[web-1] two"]
+    assert telegram_server.texts() == []
+    deliver(tg_config, HOST, str(outbox), [msg("three")], now_iso="T2", sleep=sleeps)
+    assert [t.split("\n")[0] for t in telegram_server.texts()] == [
+        "[web-1] one", "[web-1] two", "[web-1] three"]
+    assert outbox_texts(outbox) == []

@@ -5,6 +5,12 @@ Performance is the design constraint: at 2,000 processes psutil.process_iter cos
 scan reads exactly one file per process, /proc/PID/stat (one open, one read), and
 only the few processes that make a top list get their cmdline, status and cgroup
 read. See bench/bench_proc_scan.py for the figures.
+
+Two more lists come out of the same scan, for the kill actions: ``killable`` (comm
+matches ``processes.kill_allowed``; the name is already in the stat line) and
+``orphans`` (adopted by PID 1 or a systemd manager, and the command line matches an
+orphan rule). Only orphaned candidates get their cmdline read, so a host full of
+processes that are nobody's orphans pays nothing for the orphan rules.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ import heapq
 import logging
 import os
 import pwd
+import re
 import time
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from argus.model import ProcessInfo, ProcessSummary
@@ -21,6 +29,10 @@ from argus.sanitize import safe_text
 
 log = logging.getLogger(__name__)
 CMDLINE_LIMIT = 300  # characters kept of a command line
+# Orphans keep more of theirs: the orphan rules are matched against exactly this text
+# (here and again in detect/orphans.py), so an argument far down a long command line
+# still counts. A match that needs more than this is missed: the safe direction.
+ORPHAN_CMDLINE_LIMIT = 4096
 # include/linux/sched.h: set on kernel threads; field 9 ("flags") of /proc/PID/stat.
 PF_KTHREAD = 0x00200000
 _GONE = (FileNotFoundError, ProcessLookupError, PermissionError)
@@ -29,7 +41,7 @@ _GONE = (FileNotFoundError, ProcessLookupError, PermissionError)
 _USERS: dict[int, str] = {}
 
 
-class _Stat(NamedTuple):
+class ProcStat(NamedTuple):
     """The fields of /proc/PID/stat the scan needs (proc(5) numbers in comments)."""
 
     pid: int
@@ -51,18 +63,19 @@ def _read(path: str) -> bytes:
         os.close(fd)
 
 
-def _parse_stat(pid: int, data: bytes) -> _Stat:
+def _parse_stat(pid: int, data: bytes) -> ProcStat:
     # proc(5): comm is "(name)" but the name itself may contain ") (" and spaces
     # (prctl(PR_SET_NAME) or a write to /proc/PID/comm takes any bytes), so it runs
     # from the first '(' to the LAST ')'. Everything after is space-separated.
     close = data.rindex(b")")
     comm = data[data.index(b"(") + 1:close]
     f = data[close + 2:].split(None, 22)
-    return _Stat(pid, comm, f[0].decode("ascii", "replace"), int(f[1]), int(f[6]),
-                 int(f[11]) + int(f[12]), int(f[19]), int(f[21]))
+    return ProcStat(pid, comm, f[0].decode("ascii", "replace"), int(f[1]), int(f[6]),
+                    int(f[11]) + int(f[12]), int(f[19]), int(f[21]))
 
 
-def _is_kernel_thread(st: _Stat) -> bool:
+def is_kernel_thread(st: ProcStat) -> bool:
+    """True for kernel threads, which no action may ever target."""
     # kthreadd is pid 2 and parents every kernel thread; PF_KTHREAD also catches
     # them where the pid numbering differs.
     return st.pid == 2 or st.ppid == 2 or bool(st.flags & PF_KTHREAD)
@@ -135,11 +148,25 @@ def unit_from_cgroup(data: bytes) -> str | None:
     return None
 
 
-def _details(proc_root: str, st: _Stat, cpu_pct: float, btime: float, clk: int,
-             mem_total: int, page: int, now: float) -> ProcessInfo:
-    """Fill a ProcessInfo; raises one of _GONE when the process went away meanwhile."""
+def cmdline_text(raw: bytes, limit: int) -> str:
+    """The /proc/PID/cmdline bytes as one line of safe text, at most ``limit`` chars.
+
+    proc(5): arguments are NUL-terminated; a process may rewrite its own
+    (setproctitle), so strip the trailing NULs rather than trusting the count.
+    """
+    return safe_text(raw.rstrip(b"\0").replace(b"\0", b" "), limit)
+
+
+def _details(proc_root: str, st: ProcStat, cpu_pct: float, btime: float, clk: int,
+             mem_total: int, page: int, now: float, *, cmdline: bytes | None = None,
+             limit: int = CMDLINE_LIMIT) -> ProcessInfo:
+    """Fill a ProcessInfo; raises one of _GONE when the process went away meanwhile.
+
+    ``cmdline``: the raw /proc/PID/cmdline when the caller has read it already.
+    """
     base = f"{proc_root}/{st.pid}"
-    cmdline = _read(f"{base}/cmdline")
+    if cmdline is None:
+        cmdline = _read(f"{base}/cmdline")
     uid = _uid(_read(f"{base}/status"))
     try:
         unit = unit_from_cgroup(_read(f"{base}/cgroup"))
@@ -150,9 +177,7 @@ def _details(proc_root: str, st: _Stat, cpu_pct: float, btime: float, clk: int,
     return ProcessInfo(
         pid=st.pid,
         name=st.comm.decode("utf-8", "replace"),
-        # proc(5): arguments are NUL-terminated; a process may rewrite its own
-        # (setproctitle), so strip the trailing NULs rather than trusting the count.
-        cmdline=safe_text(cmdline.rstrip(b"\0").replace(b"\0", b" "), CMDLINE_LIMIT),
+        cmdline=cmdline_text(cmdline, limit),
         user=_user(uid) if uid is not None else "?",
         rss_bytes=rss,
         mem_pct=rss / mem_total * 100 if mem_total else 0.0,
@@ -162,11 +187,12 @@ def _details(proc_root: str, st: _Stat, cpu_pct: float, btime: float, clk: int,
         ppid=st.ppid,
         state=st.state,
         unit=unit,
+        start_ticks=st.starttime,
     )
 
 
-def _scan(proc_root: str) -> list[_Stat]:
-    out: list[_Stat] = []
+def _scan(proc_root: str) -> list[ProcStat]:
+    out: list[ProcStat] = []
     append = out.append
     for entry in os.scandir(proc_root):
         name = entry.name
@@ -181,15 +207,77 @@ def _scan(proc_root: str) -> list[_Stat]:
     return out
 
 
-def _lifetime_pct(st: _Stat, clk: int, uptime: float) -> float:
+def _name_matches(stats: Iterable[ProcStat], patterns: tuple[str, ...]) -> list[ProcStat]:
+    """Live processes whose comm matches any pattern (re.search), DESIGN.md's rule.
+
+    Zombies are left out: they have exited, a signal does nothing to them. Many
+    processes share a comm (2,000 "sleep"), so each distinct name is tested once.
+    """
+    if not patterns:
+        return []
+    regexes = [re.compile(p) for p in patterns]
+    verdicts: dict[bytes, bool] = {}
+    out = []
+    for st in stats:
+        if st.state == "Z":
+            continue
+        ok = verdicts.get(st.comm)
+        if ok is None:
+            name = st.comm.decode("utf-8", "replace")
+            ok = verdicts[st.comm] = any(r.search(name) for r in regexes)
+        if ok:
+            out.append(st)
+    return out
+
+
+def _orphans(proc_root: str, stats: list[ProcStat],
+             patterns: tuple[str, ...]) -> list[tuple[ProcStat, bytes]]:
+    """Orphans whose command line matches a pattern, with their raw cmdline.
+
+    DESIGN.md: an orphan's parent is PID 1 of its PID namespace (the namespace of
+    ``proc_root``'s procfs, whose pids this scan sees) or a process whose comm is
+    ``systemd``: a user manager is a child subreaper (PR_SET_CHILD_SUBREAPER,
+    prctl(2)) and adopts what its services leave behind. A child of the shell that
+    started it is not an orphan. Zombies are never candidates: already dead, and on
+    a host whose PID 1 does not reap (this CI's ``process_api``) they linger.
+    """
+    if not patterns:
+        return []
+    regexes = [re.compile(p) for p in patterns]
+    managers = {st.pid for st in stats if st.comm == b"systemd"}
+    out = []
+    for st in stats:
+        if st.pid <= 1 or st.state == "Z" or (st.ppid != 1 and st.ppid not in managers):
+            continue
+        try:
+            raw = _read(f"{proc_root}/{st.pid}/cmdline")
+        except _GONE:
+            continue
+        text = cmdline_text(raw, ORPHAN_CMDLINE_LIMIT)
+        if any(r.search(text) for r in regexes):
+            out.append((st, raw))
+    return out
+
+
+def _lifetime_pct(st: ProcStat, clk: int, uptime: float) -> float:
     age = uptime - st.starttime / clk
     return st.ticks / clk / age * 100 if age > 0 else 0.0
 
 
 def collect_processes(
-    proc_root: str, *, top_n: int, now: float, previous: dict[str, Any] | None
+    proc_root: str,
+    *,
+    top_n: int,
+    now: float,
+    previous: dict[str, Any] | None,
+    kill_allowed: tuple[str, ...] = (),
+    orphan_patterns: tuple[str, ...] = (),
 ) -> tuple[ProcessSummary, dict[str, Any]]:
-    """Count processes and pick the top ``top_n`` by RSS and by CPU.
+    """Count processes, pick the top ``top_n`` by RSS and by CPU, list kill targets.
+
+    ``killable``: every live process whose comm matches a ``kill_allowed`` regex.
+    ``orphans``: every live orphan whose command line (NULs as spaces, as shown in
+    ``ProcessInfo.cmdline``) matches an ``orphan_patterns`` regex.
 
     CPU% is of one core: over the interval since ``previous`` (the sample this
     function returned last cycle) when there is one, else averaged over each
@@ -201,7 +289,7 @@ def collect_processes(
     page = os.sysconf("SC_PAGE_SIZE")
     btime = _btime(proc_root)
     mem_total = _mem_total(proc_root)
-    stats = [st for st in _scan(proc_root) if not _is_kernel_thread(st)]
+    stats = [st for st in _scan(proc_root) if not is_kernel_thread(st)]
     ticks = {st.pid: (st.starttime, st.ticks) for st in stats}
 
     prev_ticks: dict[int, tuple[int, int]] = {}
@@ -231,14 +319,22 @@ def collect_processes(
                              key=lambda s: s.rss_pages)
     top_cpu = heapq.nlargest(top_n, (s for s in stats if cpu[s.pid] > 0),
                              key=lambda s: cpu[s.pid])
+    killable = _name_matches(stats, kill_allowed)
     infos: dict[int, ProcessInfo | None] = {}
-    for st in (*top_rss, *top_cpu):
+    for st in (*top_rss, *top_cpu, *killable):
         if st.pid not in infos:
             try:
                 infos[st.pid] = _details(proc_root, st, cpu[st.pid], btime, clk,
                                          mem_total, page, now)
             except _GONE:
                 infos[st.pid] = None
+    orphans = []
+    for st, raw in _orphans(proc_root, stats, orphan_patterns):
+        try:
+            orphans.append(_details(proc_root, st, cpu[st.pid], btime, clk, mem_total,
+                                    page, now, cmdline=raw, limit=ORPHAN_CMDLINE_LIMIT))
+        except _GONE:
+            continue
     summary = ProcessSummary(
         total=len(stats),
         zombies=len(zombies),
@@ -246,8 +342,18 @@ def collect_processes(
         top_rss=tuple(i for s in top_rss if (i := infos[s.pid]) is not None),
         top_cpu=tuple(i for s in top_cpu if (i := infos[s.pid]) is not None),
         cpu_basis=basis,
+        killable=tuple(i for s in killable if (i := infos[s.pid]) is not None),
+        orphans=tuple(orphans),
     )
     return summary, {"t": now, "ticks": ticks}
+
+
+def read_stat(proc_root: str, pid: int) -> ProcStat | None:
+    """The parsed /proc/PID/stat of ``pid`` (one read); None if it is gone."""
+    try:
+        return _parse_stat(pid, _read(f"{proc_root}/{pid}/stat"))
+    except (*_GONE, ValueError, IndexError):
+        return None
 
 
 def proc_stat_identity(proc_root: str, pid: int) -> tuple[int, str] | None:
@@ -256,9 +362,8 @@ def proc_stat_identity(proc_root: str, pid: int) -> tuple[int, str] | None:
     The pair identifies a process across pid reuse: a new process with the same pid
     has a later start time.
     """
-    try:
-        st = _parse_stat(pid, _read(f"{proc_root}/{pid}/stat"))
-    except (*_GONE, ValueError, IndexError):
+    st = read_stat(proc_root, pid)
+    if st is None:
         return None
     return st.starttime, st.comm.decode("utf-8", "replace")
 
@@ -275,7 +380,7 @@ def read_process(
     clk = os.sysconf("SC_CLK_TCK")
     try:
         st = _parse_stat(pid, _read(f"{proc_root}/{pid}/stat"))
-        if _is_kernel_thread(st):
+        if is_kernel_thread(st):
             return None
         if btime is None:
             btime = _btime(proc_root)

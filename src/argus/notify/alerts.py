@@ -9,9 +9,10 @@ can take: a hanging Telegram costs one ``timeout``, not one per message. A run a
 stops starting new sends once ``budget_s`` seconds have passed (a large backlog
 meeting a rate limit would otherwise hold the cycle for minutes).
 
-A message Telegram refuses for good (400 chat not found, 401 bad token ...) is
+A message Telegram refuses for good (400 chat not found, 403 bot blocked) is
 dropped, logged with its text at ERROR, and reported, so the caller records the
-failure; keeping it would retry it every cycle forever.
+failure; keeping it would retry it every cycle forever. A 401 or 404 (a bad token
+or API URL) keeps the messages instead: see KEEP_ON_STATUS.
 
 Without a token or a chat id, Telegram is not configured: every message goes to the
 log as ``ALERT <text>``, nothing is queued and nothing fails.
@@ -165,10 +166,15 @@ class _Run:
             else:
                 self._results[index] = Outcome("sent", None, result.attempts)
             return
-        if result.retryable:
+        if result.retryable or result.status in KEEP_ON_STATUS:
             self.stop_error = result.error
-            log.warning("telegram unavailable (%s); keeping messages in the outbox",
-                        result.error)
+            if result.retryable:
+                log.warning("telegram unavailable (%s); keeping messages in the outbox",
+                            result.error)
+            else:
+                log.error("telegram rejects the bot token or API URL (%s): check "
+                          "TELEGRAM_BOT_TOKEN and telegram.api_base; keeping messages in "
+                          "the outbox until it works", result.error)
             self._queue(item, index, result.error, result.attempts)
             return
         item["attempts"] = int(item.get("attempts") or 0) + result.attempts
@@ -200,6 +206,13 @@ class _Run:
                 outcome = outcome._replace(status="dropped", error=item["last_error"])
             result.append(outcome)
         return result
+
+
+# 401 (bad or revoked token) and 404 (wrong api_base) are configuration problems
+# that hit every message alike: dropping would wipe the backlog an operator needs
+# once the token is fixed, so those messages wait in the outbox (one request a
+# cycle) instead. A 400 or 403 is about this message or chat and is dropped.
+KEEP_ON_STATUS = (401, 404)
 
 
 def _delayed(item: Item) -> str:
