@@ -18,6 +18,12 @@ from collections.abc import Callable
 import psutil
 
 from argus.collect.processes import collect_processes
+from argus.config import Processes
+
+# What production passes by default: kill_allowed names and the orphan rules' patterns.
+DEFAULTS = Processes()
+TARGETS = {"kill_allowed": DEFAULTS.kill_allowed,
+           "orphan_patterns": tuple(r.pattern for r in DEFAULTS.orphans)}
 
 PSUTIL_ATTRS = ["pid", "name", "ppid", "status", "memory_info", "cpu_times", "create_time",
                 "username", "cmdline"]
@@ -50,10 +56,10 @@ def main() -> None:
         def lean() -> None:
             nonlocal sample
             _, sample = collect_processes("/proc", top_n=10, now=time.time(),
-                                          previous=sample)
+                                          previous=sample, **TARGETS)
 
         def first_lean() -> None:
-            collect_processes("/proc", top_n=10, now=time.time(), previous=None)
+            collect_processes("/proc", top_n=10, now=time.time(), previous=None, **TARGETS)
 
         def ps() -> None:
             list(psutil.process_iter(PSUTIL_ATTRS))

@@ -6,11 +6,14 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any
 
 from argus import __version__
 from argus.errors import ArgusError, ConfigError, ExitStatus, UsageError
+from argus.typing_lite import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--state-dir", metavar="DIR", help="where Argus keeps its state")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     parser.add_argument("--version", action="version", version=f"argus {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # An explicit prog spares argparse building a help formatter (which imports
+    # shutil, bz2 and lzma) on every run.
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="argus")
     sub.required = True
 
     run = sub.add_parser("run", help="run one cycle (--once) or the daemon loop")
@@ -39,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     problems.add_argument("--json", action="store_true", help="JSON lines, as stored")
 
     config = sub.add_parser("config", help="validate or print the effective config")
-    config_sub = config.add_subparsers(dest="config_command", metavar="check|show")
+    config_sub = config.add_subparsers(dest="config_command", metavar="check|show",
+                                       prog="argus config")
     config_sub.required = True
     config_sub.add_parser("check", help="validate the config and exit 0 or 2")
     show = config_sub.add_parser("show", help="print the effective config, secrets redacted")

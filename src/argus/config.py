@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any, NamedTuple
 
 from argus.errors import ConfigError
+from argus.typing_lite import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any, TypeAlias
 
 SEARCH_PATHS = ("/etc/argus/argus.toml",)
 
@@ -236,14 +238,14 @@ def _regex_list(v: Any) -> tuple[str, ...]:
     return items
 
 
-_UNIT_RE = re.compile(
+UNIT_RE = re.compile(
     r"^[A-Za-z0-9:_.@\\-]+\.(service|socket|timer|target|mount|path|scope|slice)$")
 
 
 def _unit_list(v: Any) -> tuple[str, ...]:
     items = _str_list(v)
     for unit in items:
-        if not _UNIT_RE.match(unit) or unit.startswith("-") or ".." in unit:
+        if not UNIT_RE.fullmatch(unit) or unit.startswith("-") or ".." in unit:
             raise ValueError(f"not a valid systemd unit name: {unit!r} (e.g. nginx.service)")
     return items
 
@@ -273,7 +275,7 @@ def _show(v: Any) -> str:
     return f"{kind} ({text[:40]})"
 
 
-Converter = Callable[[Any], Any]
+Converter: TypeAlias = "Callable[[Any], Any]"
 
 # The schema: section -> key -> converter. Tables of tables are handled below.
 TOP: dict[str, Converter] = {
@@ -396,7 +398,8 @@ def _read_toml(path: str) -> dict[str, Any]:
     import tomllib  # only when there is a file: a default cycle does not pay for it
 
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except FileNotFoundError:
         raise ConfigError(path, "-", "file not found") from None
     except OSError as err:
@@ -552,4 +555,5 @@ def redacted(config: Config) -> dict[str, Any]:
         else:
             data[section][key] = "<unset>"
     data["relay"]["from"] = data["relay"].pop("sender")
+    del data["source"]  # where the values came from, not a key
     return data

@@ -10,22 +10,20 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any
 
 from argus.collect import collect_snapshot
 from argus.context import Context
 from argus.decide import policy
 from argus.detect.rules import collector_for, detect
-from argus.model import (
-    Action,
-    ActionOutcome,
-    CycleReport,
-    Problem,
-    to_jsonable,
-)
+from argus.model import ActionOutcome, CycleReport, Problem, Snapshot, to_jsonable
 from argus.record import registry, selfmon, state
-from argus.record.dedup import DedupState, Resolution
+from argus.record.dedup import DedupState
+from argus.record.records import action_record, resolved_record
 from argus.timefmt import compact, iso
+from argus.typing_lite import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 log = logging.getLogger("argus.cycle")
 
@@ -42,7 +40,8 @@ def run_once(ctx: Context, now: float | None = None) -> CycleReport:
     snapshot = collect_snapshot(ctx, ts)
     dedup = DedupState(ctx.paths.dedup)
     problems = detect(snapshot, ctx.config)
-    problems += _state_problems(ctx, dedup)
+    problems += _orphan_problems(ctx, snapshot, now)
+    problems += _state_problems(dedup)
     free = _free_bytes(ctx.paths.state_dir)
     if free is not None and free < LOW_DISK_BYTES:
         problems.append(Problem.make(
@@ -51,24 +50,35 @@ def run_once(ctx: Context, now: float | None = None) -> CycleReport:
             "skipping snapshots and history", {"free_bytes": free}))
     else:
         _guarded(write_errors, "last_snapshot.json",
-                 lambda: state.write_json(ctx.paths.last_snapshot, to_jsonable(snapshot)))
+                 lambda: state.write_json(ctx.paths.last_snapshot, to_jsonable(snapshot),
+                                          durable=False))
 
+    loops = _note_unit_health(ctx, snapshot, now, write_errors)
     for problem in problems:
         dedup.observe(problem, now)
-    actions = policy.decide(problems, dedup.entries)
+    actions = policy.decide(problems, dedup.entries, snapshot, ctx.config)
     resolutions = dedup.resolve_absent(
         {p.key for p in problems},
         lambda subject: not snapshot.failed(collector_for(subject)),
         now)
 
-    outcomes = _act(ctx, actions, problems, resolutions, dedup, now)
+    by_key = {p.key: p for p in problems}
+    outcomes: list[ActionOutcome] = []
+    if actions or resolutions or _outbox_pending(ctx):
+        from argus.act.execute import execute
+        from argus.act.guard import Guard
 
-    by_key = {o.action.problem_key: o for o in outcomes}
-    records = [_problem_record(p, by_key.get(p.key), ctx.host, cycle_id, ts) for p in problems]
-    records += [_resolved_record(r, ctx.host, cycle_id, ts) for r in resolutions]
+        guard = Guard(ctx, snapshot, now, by_key, loops=loops)
+        outcomes = execute(ctx, guard, actions, by_key, resolutions, dedup, now)
+        _guarded(write_errors, "restart-backoff.json", guard.save)
+
+    records = [action_record(by_key.get(o.action.problem_key or ""), o, ctx.host, cycle_id, ts)
+               for o in outcomes]
+    records += [resolved_record(r, ctx.host, cycle_id, ts) for r in resolutions]
     _guarded(write_errors, "problems.jsonl", lambda: registry.append(ctx.paths.problems, records))
     dedup.compact(now)
-    _guarded(write_errors, "dedup.json", dedup.save)
+    if dedup.changed:
+        _guarded(write_errors, "dedup.json", dedup.save)
 
     status = "failed" if write_errors else "ok"
     return CycleReport(
@@ -113,61 +123,6 @@ def run_cycle(ctx: Context, now: float | None = None) -> CycleReport | None:
     return report
 
 
-def _act(ctx: Context, actions: list[Action], problems: list[Problem],
-         resolutions: list[Resolution], dedup: DedupState, now: float) -> list[ActionOutcome]:
-    problem_by_key = {p.key: p for p in problems}
-    outcomes: dict[int, ActionOutcome] = {}
-    messages: list[dict[str, Any]] = []
-    sent_for: list[int] = []  # index into actions for each alert message
-    for i, action in enumerate(actions):
-        problem = problem_by_key.get(action.problem_key or "")
-        if action.type == "alert" and problem is not None:
-            why = dedup.alert_decision(problem, now, ctx.config.dedup.window)
-            if why:
-                outcomes[i] = ActionOutcome(action, "suppressed", why, {})
-                continue
-            messages.append({"text": f"{problem.severity.upper()} {problem.type}: "
-                                     f"{problem.description}",
-                             "key": problem.key, "kind": "alert"})
-            sent_for.append(i)
-        elif action.type == "log":
-            log.info("observation [%s] %s", action.problem_key, action.message)
-            outcomes[i] = ActionOutcome(action, "success", "logged", {})
-        else:
-            outcomes[i] = ActionOutcome(action, "skipped", "no handler for this action", {})
-    for res in resolutions:
-        if res.entry.get("alerted_at") is not None:
-            messages.append({"text": f"RESOLVED {res.entry.get('type')}: "
-                                     f"{res.entry.get('description', res.key)}",
-                             "key": res.key, "kind": "resolved"})
-    if messages or _outbox_pending(ctx):
-        from argus.notify.alerts import deliver
-
-        delivery = deliver(ctx.config.telegram, ctx.host, ctx.paths.outbox, messages,
-                           now_iso=iso(now))
-        for n, i in enumerate(sent_for):
-            result, detail = _delivery_outcome(delivery, n)
-            action = actions[i]
-            outcomes[i] = ActionOutcome(action, result, detail, {})
-            problem = problem_by_key[action.problem_key or ""]
-            dedup.mark_alerted(problem.key, problem.severity, now)
-    return [outcomes[i] for i in sorted(outcomes)]
-
-
-def _delivery_outcome(delivery: Any, n: int) -> tuple[str, str]:
-    channel = delivery.channel
-    entry = delivery.per_message[n]
-    if channel == "log":
-        return "success", "no Telegram credentials: alert written to the log"
-    ok = getattr(entry, "ok", entry == "sent")
-    if ok:
-        return "success", "sent to Telegram"
-    error = getattr(entry, "error", None) or str(entry)
-    if getattr(entry, "retryable", True):
-        return "failure", f"queued in outbox for retry ({error})"
-    return "failure", f"not deliverable ({error})"
-
-
 def _outbox_pending(ctx: Context) -> bool:
     try:
         return os.path.getsize(ctx.paths.outbox) > 0
@@ -175,44 +130,12 @@ def _outbox_pending(ctx: Context) -> bool:
         return False
 
 
-def _state_problems(ctx: Context, dedup: DedupState) -> list[Problem]:
+def _state_problems(dedup: DedupState) -> list[Problem]:
     problems = []
     if dedup.problem:
         log.warning("%s", dedup.problem)
         problems.append(Problem.make("self", "warning", "self:state:dedup.json", dedup.problem))
     return problems
-
-
-def _problem_record(problem: Problem, outcome: ActionOutcome | None, host: str,
-                    cycle_id: str, ts: str) -> dict[str, Any]:
-    action_taken = None
-    result = None
-    details = dict(problem.details)
-    if outcome is not None:
-        target = outcome.action.target
-        action_taken = outcome.action.type + (f":{target}" if target else "")
-        result = outcome.result
-        if outcome.detail:
-            details["action_detail"] = outcome.detail
-        details.update(outcome.details)
-    return registry.make_record(
-        ts=ts, severity=problem.severity, type=problem.type, description=problem.description,
-        action_taken=action_taken, action_result=result, bead_id=None, host=host,
-        key=problem.key, subject=problem.subject, source=problem.source, cycle=cycle_id,
-        details=details)
-
-
-def _resolved_record(res: Resolution, host: str, cycle_id: str, ts: str) -> dict[str, Any]:
-    entry = res.entry
-    told = entry.get("alerted_at") is not None
-    first = float(entry.get("first_seen", 0) or 0)
-    resolved_at = float(entry.get("resolved_at", 0) or 0)
-    return registry.make_record(
-        ts=ts, severity="info", type=entry.get("type", "self"),
-        description=f"resolved: {entry.get('description', '')}",
-        action_taken="alert" if told else "log", action_result="resolved", bead_id=None,
-        host=host, key=res.key, subject=entry.get("subject"), source="rules", cycle=cycle_id,
-        details={"duration_s": round(resolved_at - first), "last_severity": entry.get("severity")})
 
 
 def _alert_self_failure(ctx: Context, failures: int, error: str, cycle_id: str,
@@ -223,12 +146,13 @@ def _alert_self_failure(ctx: Context, failures: int, error: str, cycle_id: str,
     text = f"CRITICAL self: {problem.description}"
     result, detail = "failure", "not sent"
     try:
+        from argus.act.execute import delivery_outcome
         from argus.notify.alerts import deliver
 
         delivery = deliver(ctx.config.telegram, ctx.host, ctx.paths.outbox,
                            [{"text": text, "key": problem.key, "kind": "self"}],
                            now_iso=iso(now))
-        result, detail = _delivery_outcome(delivery, 0)
+        result, detail = delivery_outcome(delivery, 0)
     except Exception as err:
         log.error("cannot send the self-monitoring alert: %s", err)
     record = registry.make_record(
@@ -240,6 +164,54 @@ def _alert_self_failure(ctx: Context, failures: int, error: str, cycle_id: str,
         registry.append(ctx.paths.problems, [record])
     except OSError as err:
         log.error("cannot write %s: %s", ctx.paths.problems, err.strerror)
+
+
+def _orphan_problems(ctx: Context, snapshot: Snapshot, now: float) -> list[Problem]:
+    """Confirmed orphans (seen ``after`` cycles in a row) become problems to act on."""
+    procs = snapshot.processes
+    if procs is None or not ctx.config.processes.orphans:
+        return []
+    path = os.path.join(ctx.paths.state_dir, "orphans.json")
+    if not procs.orphans and not os.path.exists(path):
+        return []  # nothing tracked, nothing to track: no file to write
+    from argus.detect.orphans import OrphanTracker, orphan_problem
+
+    tracker = OrphanTracker(path)
+    confirmed = tracker.observe(procs.orphans, ctx.config.processes.orphans, now)
+    try:
+        tracker.save()
+    except OSError as err:
+        log.error("cannot write %s: %s", path, err.strerror)
+    problems = [orphan_problem(proc, rule, count) for proc, rule, count in confirmed]
+    if tracker.problem:
+        problems.append(Problem.make("self", "warning", "self:state:orphans.json",
+                                     tracker.problem))
+    return problems
+
+
+def _note_unit_health(ctx: Context, snapshot: Snapshot, now: float,
+                      write_errors: list[str]) -> set[str]:
+    """Feed the restart backoff: a unit healthy for ``cooldown`` starts afresh.
+
+    Returns the units whose restart series just ended in a loop without a restart
+    this cycle (the last attempt worked, then the unit died again in its cooldown).
+    """
+    allowed = ctx.config.services.restart_allowed
+    if not allowed or snapshot.failed("services") or not snapshot.services:
+        return set()
+    from argus.act.backoff import RestartBackoff
+
+    backoff = RestartBackoff(ctx.paths.backoff, ctx.config.restart)
+    loops = set()
+    for svc in snapshot.services:
+        if svc.unit not in allowed:
+            continue
+        if svc.active_state == "active":
+            backoff.note_healthy(svc.unit, now)
+        elif backoff.note_unhealthy(svc.unit, now):
+            loops.add(svc.unit)
+    _guarded(write_errors, "restart-backoff.json", backoff.save)
+    return loops
 
 
 def _guarded(errors: list[str], what: str, write: Any) -> None:

@@ -7,11 +7,14 @@ descriptions) goes through ``safe_text`` before it reaches a terminal.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from argus.context import Paths
 from argus.model import CycleReport, Snapshot
 from argus.sanitize import safe_text
+from argus.typing_lite import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 GB = 1024**3
 MB = 1024**2

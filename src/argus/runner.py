@@ -8,8 +8,12 @@ reported as such rather than as an exception.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple
+from argus.typing_lite import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import TypeAlias
+
 
 
 class CommandResult(NamedTuple):
@@ -36,7 +40,7 @@ class CommandResult(NamedTuple):
         return f"{name}: exit {self.returncode}" + (f": {tail}" if tail else "")
 
 
-Runner = Callable[..., CommandResult]
+Runner: TypeAlias = "Callable[..., CommandResult]"
 
 
 def run_command(

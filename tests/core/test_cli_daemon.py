@@ -27,8 +27,10 @@ def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def write_config(tmp_path: Path, text: str) -> str:
+    """A config file; always dry-run with no orphan rules, because these cycles run on
+    this very host with thresholds that trip on purpose."""
     path = tmp_path / "argus.toml"
-    path.write_text(text)
+    path.write_text("dry_run = true\n" + text + "\n[processes]\norphans = []\n")
     return str(path)
 
 

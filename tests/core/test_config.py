@@ -190,3 +190,9 @@ def test_cli_config_show_redacts_the_token(tmp_path: Path) -> None:
     assert "TOPSECRETTOKEN" not in result.stdout
     assert 'token = "<redacted>"' in result.stdout
     assert "[thresholds]" in result.stdout
+
+
+def test_a_unit_name_with_a_trailing_newline_is_refused() -> None:
+    # regression: `$` in a regex matches before a trailing newline
+    with pytest.raises(ConfigError, match="not a valid systemd unit"):
+        build_config({"services": {"systemd": ["x.service\n"]}}, "f", {})

@@ -27,7 +27,10 @@ def context(tmp_path: Path, data: dict[str, Any] | None = None,
     if telegram is not None:
         env = {"TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_CHAT_ID": telegram.chat_id,
                "ARGUS_TELEGRAM_API_BASE": telegram.url}
-    base: dict[str, Any] = {"tmux": {"sockets": []}}
+    # dry_run and no orphan rules: these cycles run on this very host, whose disk they
+    # push over disk_crit on purpose; nothing may be cleaned or killed for real.
+    base: dict[str, Any] = {"tmux": {"sockets": []}, "dry_run": True,
+                            "processes": {"orphans": []}}
     base.update(data or {})
     config = build_config(base, "test", env)
     config = config._replace(telegram=config.telegram._replace(timeout=2.0, retries=0))
@@ -43,8 +46,11 @@ DISK_CRIT = {"thresholds": {"disk_warn": 0.1, "disk_crit": 0.2}}
 DISK_WARN = {"thresholds": {"disk_warn": 0.1, "disk_crit": 99.9}}
 
 
-def root_disk(ctx_records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in ctx_records if r["subject"] == "disk:/"]
+def root_disk(ctx_records: list[dict[str, Any]], actions: tuple[str, ...] = ("alert", "log")
+              ) -> list[dict[str, Any]]:
+    """Records about the bytes used on /, for the given actions (notifications)."""
+    return [r for r in ctx_records
+            if r["subject"] == "disk:/" and r["action_taken"].split(":")[0] in actions]
 
 
 def root_texts(server: TelegramServer) -> list[str]:
@@ -82,6 +88,10 @@ def test_critical_problem_alerts_once_then_is_suppressed(
     assert all(r["action_taken"] == "alert" for r in rows)
     assert rows[0]["key"] == rows[1]["key"] and rows[0]["key"].startswith("disk:")
     assert "dedup window 3600s" in rows[1]["details"]["action_detail"]
+    # / holds /tmp: above disk_crit it is cleaned first (a dry run here), every cycle
+    cleans = root_disk(records(ctx), ("clean_disk",))
+    assert [r["action_result"] for r in cleans] == ["dry_run", "dry_run"]
+    assert cleans[0]["details"]["mount"] == "/" and cleans[0]["details"]["before_pct"] > 0
 
 
 def test_a_warning_is_logged_then_escalates_to_an_alert_on_the_third_cycle(
@@ -100,7 +110,8 @@ def test_escalation_from_warning_to_critical_is_not_suppressed(
     ctx = context(tmp_path, DISK_WARN, telegram_server)
     for _ in range(3):
         run_once(ctx)  # third cycle alerts the warning
-    ctx = ctx._replace(config=build_config({**DISK_CRIT, "tmux": {"sockets": []}}, "t", {
+    ctx = ctx._replace(config=build_config({**DISK_CRIT, "tmux": {"sockets": []}, "dry_run": True,
+                                      "processes": {"orphans": []}}, "t", {
         "TELEGRAM_BOT_TOKEN": telegram_server.token, "TELEGRAM_CHAT_ID": telegram_server.chat_id,
         "ARGUS_TELEGRAM_API_BASE": telegram_server.url}))
     run_once(ctx)

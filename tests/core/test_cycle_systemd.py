@@ -36,7 +36,7 @@ def test_a_failed_unit_is_a_critical_problem_alerted_with_its_exit_code(
         {"services": {"scope": "user",
                       "systemd": ["argus-broken.service", "argus-fine.service",
                                   "argus-absent.service"]},
-         "tmux": {"sockets": []}},
+         "tmux": {"sockets": []}, "dry_run": True, "processes": {"orphans": []}},
         "test",
         {"TELEGRAM_BOT_TOKEN": telegram_server.token, "TELEGRAM_CHAT_ID": telegram_server.chat_id,
          "ARGUS_TELEGRAM_API_BASE": telegram_server.url})

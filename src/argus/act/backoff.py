@@ -17,6 +17,12 @@ every start would be restarted every cycle forever, and never counted as a loop.
 
 The clock is a parameter (``now``, epoch seconds) of every method, so the whole
 schedule is tested with a fake clock. Nothing here touches systemd.
+
+How a cycle uses it, for each watched unit (tests/act_services/test_backoff_systemd.py
+drives exactly this): ``note_healthy`` when the unit is active, else
+``note_unhealthy`` (which may report the loop, see there); for a restart action,
+``check`` -> restart if allowed (else record ``skipped`` with ``next_at``) ->
+``record_attempt`` (which may report the loop); ``save()`` once at the end.
 """
 
 from __future__ import annotations

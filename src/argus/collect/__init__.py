@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
 
 from argus.context import Context
 from argus.model import CollectorError, Snapshot
+from argus.typing_lite import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 
 class _Job:
@@ -37,7 +40,9 @@ class _Job:
 
 
 def collect_snapshot(ctx: Context, ts: str) -> Snapshot:
-    from argus.collect import disks, probes, processes, services, system, tmux
+    # Imported here, and each only when configured, so a quiet one-shot cycle does
+    # not pay for modules it does not use.
+    from argus.collect import disks, processes, system
 
     cfg = ctx.config
     now = ctx.clock()
@@ -48,19 +53,27 @@ def collect_snapshot(ctx: Context, ts: str) -> Snapshot:
         _Job("pressure", lambda: system.collect_pressure(ctx.proc_root), 5),
         _Job("disks", lambda: disks.collect_disks(ctx.proc_root), cfg.collector_timeout),
         _Job("processes", lambda: processes.collect_processes(
-            ctx.proc_root, top_n=cfg.processes.top_n, now=now, previous=previous_cpu),
+            ctx.proc_root, top_n=cfg.processes.top_n, now=now, previous=previous_cpu,
+            kill_allowed=cfg.processes.kill_allowed,
+            orphan_patterns=tuple(r.pattern for r in cfg.processes.orphans)),
             cfg.collector_timeout),
     ]
     if cfg.services.systemd:
+        from argus.collect import services
+
         jobs.append(_Job("services", lambda: services.collect_units(
             cfg.services.systemd, cfg.services.scope, ctx.run, cfg.services.timeout),
             cfg.services.timeout + 2))
     if cfg.services.http or cfg.services.tcp:
+        from argus.collect import probes
+
         longest = max([p.timeout for p in cfg.services.http]
                       + [p.timeout for p in cfg.services.tcp])
         jobs.append(_Job("probes", lambda: probes.collect_probes(
             cfg.services.http, cfg.services.tcp), longest + 2))
     if cfg.tmux.sockets:
+        from argus.collect import tmux
+
         jobs.append(_Job("tmux", lambda: tmux.collect_tmux(
             cfg.tmux.sockets, ctx.run, cfg.tmux.timeout), cfg.tmux.timeout + 2))
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Callable
-from typing import NamedTuple
 
 from argus.model import DiskInfo
+from argus.typing_lite import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeAlias
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +112,7 @@ def watched_mounts(mounts: list[Mount]) -> list[Mount]:
     return sorted(by_source.values(), key=lambda m: (len(m.mount_point), m.mount_point))
 
 
-StatVfs = Callable[[str], os.statvfs_result]
+StatVfs: TypeAlias = "Callable[[str], os.statvfs_result]"
 
 
 def collect_disks(

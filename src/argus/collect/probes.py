@@ -25,11 +25,13 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from argus.config import HttpProbe, TcpProbe
 from argus.model import ProbeResult
+from argus.typing_lite import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 if TYPE_CHECKING:
     import ssl

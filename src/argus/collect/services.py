@@ -18,13 +18,15 @@ position. A unit that does not exist still gets a block, with
 
 from __future__ import annotations
 
-import calendar
 import time
-from collections.abc import Sequence
 
 from argus.errors import CollectError
 from argus.model import ServiceInfo
 from argus.runner import CommandResult, Runner
+from argus.typing_lite import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 PROPERTIES = (
     "Id", "LoadState", "ActiveState", "SubState", "Result", "NRestarts",
@@ -152,6 +154,8 @@ def parse_timestamp(text: str) -> str | None:
     except ValueError:
         return None
     if zone in _UTC_ZONES:
+        import calendar  # lazily: only when a unit has a timestamp
+
         epoch = calendar.timegm(parsed)
     elif zone in time.tzname:
         isdst = 1 if zone == time.tzname[1] and time.tzname[0] != time.tzname[1] else 0

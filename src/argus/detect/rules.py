@@ -25,6 +25,7 @@ SUBJECT_COLLECTOR = {
     "service": "services",
     "probe": "probes",
     "process": "processes",
+    "orphan": "processes",
     "self": "",  # self problems clear when the failure stops
 }
 

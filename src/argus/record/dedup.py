@@ -14,10 +14,12 @@ Entries not seen for 24 h are dropped, so the file stays small.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
-
 from argus.model import Problem
 from argus.record import state
+from argus.typing_lite import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Any
 
 RANK = {"info": 0, "warning": 1, "critical": 2}
 KEEP_S = 24 * 3600
@@ -37,9 +39,12 @@ class DedupState:
             problems, self.problem = {}, f"{path}: no 'problems' table; rebuilt"
         self.entries: dict[str, dict[str, Any]] = {
             k: v for k, v in problems.items() if isinstance(v, dict)}
+        # Whether save() has anything to write: a quiet host writes nothing.
+        self.changed = self.problem is not None
 
     def observe(self, problem: Problem, now: float) -> dict[str, Any]:
         """Note that ``problem`` was seen this cycle; returns its (updated) entry."""
+        self.changed = True
         entry = self.entries.get(problem.key)
         if entry is None or not entry.get("active"):
             previous = entry or {}
@@ -76,6 +81,7 @@ class DedupState:
     def mark_alerted(self, key: str, severity: str, now: float) -> None:
         entry = self.entries.get(key)
         if entry is not None:
+            self.changed = True
             entry["alerted_at"] = now
             entry["alerted_severity"] = severity
 
@@ -91,6 +97,7 @@ class DedupState:
                 continue
             if not can_judge(str(entry.get("subject", ""))):
                 continue
+            self.changed = True
             entry.update(active=False, resolved_at=now, streak=0)
             resolved.append(Resolution(key, dict(entry)))
         return resolved
@@ -100,10 +107,11 @@ class DedupState:
 
     def compact(self, now: float) -> None:
         """Drop entries that are inactive and not seen for 24 h."""
-        self.entries = {
-            k: v for k, v in self.entries.items()
-            if v.get("active") or now - float(v.get("last_seen", 0)) < KEEP_S
-        }
+        kept = {k: v for k, v in self.entries.items()
+                if v.get("active") or now - float(v.get("last_seen", 0)) < KEEP_S}
+        if len(kept) != len(self.entries):
+            self.changed = True
+        self.entries = kept
 
     def save(self) -> None:
         state.write_json(self.path, {"version": 1, "problems": self.entries})

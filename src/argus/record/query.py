@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
 
 from argus.record.registry import iter_records
 from argus.timefmt import parse_iso
+from argus.typing_lite import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def query(path: str, *, since_s: float, now: float, ptype: str | None = None,

@@ -13,8 +13,12 @@ import fcntl
 import json
 import logging
 import os
-from collections.abc import Iterator
-from typing import Any
+
+from argus.typing_lite import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
 
 log = logging.getLogger("argus.registry")
 

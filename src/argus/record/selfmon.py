@@ -7,9 +7,11 @@ sent by whatever part of Argus still works.
 
 from __future__ import annotations
 
-from typing import Any
-
 from argus.record import state
+from argus.typing_lite import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 ALERT_EVERY = 3
 

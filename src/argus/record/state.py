@@ -13,17 +13,28 @@ import contextlib
 import json
 import logging
 import os
-from typing import Any
+
+from argus.typing_lite import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 log = logging.getLogger("argus.state")
 
 
-def write_json(path: str, data: Any) -> None:
+def write_json(path: str, data: Any, *, durable: bool = True) -> None:
     """Atomically replace ``path`` with ``data`` as JSON."""
-    write_text(path, json.dumps(data, separators=(",", ":"), sort_keys=False) + "\n")
+    write_text(path, json.dumps(data, separators=(",", ":"), sort_keys=False) + "\n",
+               durable=durable)
 
 
-def write_text(path: str, text: str) -> None:
+def write_text(path: str, text: str, *, durable: bool = True) -> None:
+    """Atomically replace ``path`` with ``text``.
+
+    ``durable=False`` skips the fsync, for files rewritten every cycle whose loss in
+    a power cut costs nothing (the last snapshot): the rename still makes the
+    replacement atomic for every reader.
+    """
     directory = os.path.dirname(path) or "."
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -31,7 +42,8 @@ def write_text(path: str, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
