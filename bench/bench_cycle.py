@@ -162,49 +162,29 @@ def daemon_cycles(make_ctx: Callable[[], Any], cycles: int) -> list[float]:
     return costs
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=11)
-    parser.add_argument("--procs", type=int, default=70,
-                        help="bring the host to about this many processes for the one-shot")
-    parser.add_argument("--many", type=int, default=2000)
-    parser.add_argument("--cycles", type=int, default=30)
-    args = parser.parse_args()
-
+def daemon_part(args: argparse.Namespace) -> None:
+    """The daemon figures, run where systemctl reaches the watched units directly."""
     from argus.config import build_config
     from argus.context import make_context
     from argus.logs import setup_logging
 
-    print(f"one-shot cycle vs reference, {args.runs} pairs")
-    extra = max(0, args.procs - process_count())
-    with idle_processes(extra):
-        print(f"  processes on the host: {process_count()}")
-        one_shot(args.runs)
-
     with ExitStack() as stack:
         url = http_server(stack)
         sock = tmux_socket(stack)
-        systemd = systemd_units(stack)
         services: dict[str, Any] = {"http": [{"name": "local", "url": url, "timeout": 2}]}
-        runner = None
-        if systemd is not None:
-            mgr, units = systemd
-            services.update(scope="user", systemd=units)
-            runner = mgr.runner()
-        data = {"services": services, "tmux": {"sockets": [sock]}}
-        config = build_config(data, "bench", {})
+        if args.units:
+            services.update(scope="user", systemd=args.units.split(","))
+        config = build_config({"services": services, "tmux": {"sockets": [sock]}}, "bench", {})
         state = tempfile.mkdtemp(prefix="argus-bench-")
         setup_logging(os.path.join(state, "logs"))
 
         def make_ctx() -> Any:
-            kw = {"runner": runner} if runner is not None else {}
-            return make_context(config, state, env={}, **kw)
+            return make_context(config, state, env={})
 
-        label = f"{len(services.get('systemd', []))} units" if systemd else "no systemd"
+        label = f"{len(services.get('systemd', []))} user units" if args.units else "no units"
         print(f"\ndaemon steady state ({label}, 1 HTTP probe, tmux 3 sessions), "
               f"{args.cycles} cycles")
-        extra = max(0, 100 - process_count())
-        with idle_processes(extra):
+        with idle_processes(max(0, 100 - process_count())):
             costs = daemon_cycles(make_ctx, args.cycles)
             print(f"  processes on the host: {process_count()}")
         print(f"  cycle cpu median {statistics.median(costs) * 1000:.1f} ms "
@@ -215,11 +195,43 @@ def main() -> None:
         with idle_processes(max(0, args.many - process_count())):
             print(f"  processes on the host: {process_count()}")
             costs = daemon_cycles(make_ctx, max(5, args.cycles // 3))
-            env = dict(os.environ)
-            refs = [cpu_of([REFERENCE], env) for _ in range(5)]
+            refs = [cpu_of([REFERENCE], dict(os.environ)) for _ in range(5)]
             cycle, ref = statistics.median(costs), statistics.median(refs)
             print(f"  daemon cycle cpu median {cycle * 1000:.1f} ms; reference "
                   f"{ref * 1000:.1f} ms; ratio {cycle / ref:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--daemon-part", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--units", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--runs", type=int, default=11)
+    parser.add_argument("--procs", type=int, default=70,
+                        help="bring the host to about this many processes for the one-shot")
+    parser.add_argument("--many", type=int, default=2000)
+    parser.add_argument("--cycles", type=int, default=30)
+    args = parser.parse_args()
+    if args.daemon_part:
+        daemon_part(args)
+        return
+
+    print(f"one-shot cycle vs reference, {args.runs} pairs")
+    with idle_processes(max(0, args.procs - process_count())):
+        print(f"  processes on the host: {process_count()}")
+        one_shot(args.runs)
+
+    rest = [sys.executable, os.path.abspath(__file__), "--daemon-part",
+            "--cycles", str(args.cycles), "--many", str(args.many)]
+    with ExitStack() as stack:
+        systemd = systemd_units(stack)
+        if systemd is None:
+            subprocess.run(rest, check=True)
+        else:
+            # Inside the user manager's mount namespace, so Argus runs systemctl itself
+            # (no nsenter in the measured path), as it would on a real host.
+            mgr, units = systemd
+            subprocess.run([*mgr.prefix(), "env", f"PYTHONPATH={os.path.join(ROOT, 'src')}",
+                            *rest, "--units", ",".join(units)], check=True)
 
 
 if __name__ == "__main__":

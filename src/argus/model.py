@@ -2,14 +2,17 @@
 
 NamedTuples rather than dataclasses: they are immutable, typed and serialise with
 ``_asdict()``, and they cost a fraction of the import time (``dataclasses`` pulls in
-``inspect``), which matters for a one-shot cycle started by a timer every 5 minutes.
+``inspect``), which matters for a one-shot cycle started by a timer every 5 minutes;
+for the same reason they come from ``argus.typing_lite`` (see there).
 Units are in the field names: ``_bytes``, ``_s`` (seconds), ``_ms``, ``_pct`` (0-100).
 """
 
 from __future__ import annotations
 
-import hashlib
-from typing import Any, NamedTuple
+from argus.typing_lite import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Any
 
 SEVERITIES = ("info", "warning", "critical")
 PROBLEM_TYPES = ("disk", "memory", "service", "process", "swap", "cpu", "self")
@@ -153,6 +156,8 @@ class Snapshot(NamedTuple):
 
 def problem_key(ptype: str, subject: str) -> str:
     """``<type>:`` + the first 16 hex digits of sha256(subject): stable across figures."""
+    import hashlib  # lazily: loading OpenSSL costs ~2 ms, and a quiet cycle has no keys
+
     return f"{ptype}:{hashlib.sha256(subject.encode()).hexdigest()[:16]}"
 
 

@@ -46,7 +46,8 @@ def safe_text(s: str | bytes, limit: int) -> str:
     if cut:
         s = s[:budget]
     text = s.decode("utf-8", "replace") if isinstance(s, bytes) else s
-    text = _CONTROL.sub("?", _ANSI.sub("", text))
+    if not text.isprintable():  # the common case (plain text) skips both regexes
+        text = _CONTROL.sub("?", _ANSI.sub("", text))
     if cut or len(text) > limit:
         text = text[: limit - 1] + ELLIPSIS
     return text

@@ -81,6 +81,11 @@ def alert_text(action: Action, problem: Problem | None,
     remedy = remedies.get(problem.key)
     if remedy is not None:
         text += f"\n{remedy.action.type} {remedy.result}: {remedy.detail}"
+        if remedy.details.get("restart_loop"):
+            # The one message about the loop must say it is one, and that Argus
+            # has stopped retrying: otherwise it reads like any failed attempt.
+            text += ("\nrestart loop: backoff exhausted, no restart before "
+                     f"{remedy.details.get('next_attempt_at')}")
     if action.source == "llm" and action.message:
         text += f"\n{action.message}"
     return text

@@ -79,6 +79,11 @@ class Guard:
         """Why ``action`` may not happen, or None when it may."""
         if action.type not in ACTION_TYPES:
             return f"unknown action type {safe_text(str(action.type), 40)!r}"
+        if action.target is not None and not isinstance(action.target, str):
+            # A model's JSON may hold a number or a list where a name belongs: refuse
+            # it here rather than fail the cycle with a TypeError in a check below.
+            return (f"{action.type} target must be text, got "
+                    f"{type(action.target).__name__} {safe_text(repr(action.target), 40)}")
         check = getattr(self, f"_review_{action.type}")
         reason: str | None = check(action.target)
         return reason
@@ -244,7 +249,8 @@ class Guard:
 
 def _pid(target: str | None) -> int | None:
     text = str(target or "").strip()
-    return int(text) if text.isdigit() and len(text) < 10 else None
+    # ASCII digits only: str.isdigit() is also true of "²" or "①", which int() rejects.
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
 
 
 def _used_pct(mount: str) -> float:

@@ -23,14 +23,16 @@ if TYPE_CHECKING:
 class _Job:
     """One collector running in a thread; ``value`` or ``error`` once it ends."""
 
-    def __init__(self, name: str, fn: Callable[[], Any], timeout: float) -> None:
+    def __init__(self, name: str, fn: Callable[[], Any], timeout: float,
+                 threaded: bool = True) -> None:
         self.name, self.fn, self.timeout = name, fn, timeout
         self.value: Any = None
         self.error: str | None = None
         self.ms = 0.0
-        self.thread = threading.Thread(target=self._run, name=f"collect-{name}", daemon=True)
+        self.thread = (threading.Thread(target=self.run, name=f"collect-{name}", daemon=True)
+                       if threaded else None)
 
-    def _run(self) -> None:
+    def run(self) -> None:
         start = time.perf_counter()
         try:
             self.value = self.fn()
@@ -48,9 +50,12 @@ def collect_snapshot(ctx: Context, ts: str) -> Snapshot:
     now = ctx.clock()
     previous_cpu = ctx.carry.get("cpu_sample")
     jobs = [
-        _Job("memory", lambda: system.collect_memory(ctx.proc_root, ctx.sys_root), 5),
-        _Job("cpu", lambda: system.collect_cpu(ctx.proc_root), 5),
-        _Job("pressure", lambda: system.collect_pressure(ctx.proc_root), 5),
+        # In-kernel counters (meminfo, loadavg, pressure, cgroup files): these reads
+        # never wait on a device or another process, so they run inline; a thread
+        # each would cost more CPU than the read.
+        _Job("memory", lambda: system.collect_memory(ctx.proc_root, ctx.sys_root), 5, False),
+        _Job("cpu", lambda: system.collect_cpu(ctx.proc_root), 5, False),
+        _Job("pressure", lambda: system.collect_pressure(ctx.proc_root), 5, False),
         _Job("disks", lambda: disks.collect_disks(ctx.proc_root), cfg.collector_timeout),
         _Job("processes", lambda: processes.collect_processes(
             ctx.proc_root, top_n=cfg.processes.top_n, now=now, previous=previous_cpu,
@@ -77,10 +82,16 @@ def collect_snapshot(ctx: Context, ts: str) -> Snapshot:
         jobs.append(_Job("tmux", lambda: tmux.collect_tmux(
             cfg.tmux.sockets, ctx.run, cfg.tmux.timeout), cfg.tmux.timeout + 2))
 
-    for job in jobs:
-        job.thread.start()
     deadline_base = time.monotonic()
     for job in jobs:
+        if job.thread is not None:
+            job.thread.start()
+    for job in jobs:
+        if job.thread is None:
+            job.run()
+    for job in jobs:
+        if job.thread is None:
+            continue
         job.thread.join(max(0.0, deadline_base + job.timeout - time.monotonic()))
         if job.thread.is_alive():
             job.error = f"timed out after {job.timeout:g}s"

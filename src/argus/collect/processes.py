@@ -21,11 +21,14 @@ import os
 import pwd
 import re
 import time
-from collections.abc import Iterable
-from typing import Any, NamedTuple
 
 from argus.model import ProcessInfo, ProcessSummary
 from argus.sanitize import safe_text
+from argus.typing_lite import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
 
 log = logging.getLogger(__name__)
 CMDLINE_LIMIT = 300  # characters kept of a command line

@@ -45,7 +45,9 @@ class CycleStatus:
         return failures
 
     def save(self) -> None:
-        state.write_json(self.path, self.data)
+        # Rewritten every cycle and cheap to lose in a power cut (the failure count
+        # restarts at 0): atomic, but without the fsync.
+        state.write_json(self.path, self.data, durable=False)
 
 
 def should_alert(failures: int) -> bool:
