@@ -29,6 +29,11 @@ class Thresholds(NamedTuple):
     load_per_core_warn: float = 2.0
     swap_io_thrash_mb_s: float = 10.0
     zombies_warn: int = 20
+    # PSI (Documentation/accounting/psi.rst), % of wall time over the last 60 s,
+    # each sustained over 2 samples (detect/swap.py, detect/pressure.py).
+    psi_memory_full_warn: float = 10.0  # all non-idle tasks stalled on memory
+    psi_cpu_warn: float = 50.0  # some runnable task waited for a CPU
+    psi_io_warn: float = 30.0  # some task waited for I/O
 
 
 class HttpProbe(NamedTuple):
@@ -112,6 +117,7 @@ class Llm(NamedTuple):
     max_tokens_per_day: int = 200000
     alert_after: int = 3600
     api_key: str = ""  # only from ANTHROPIC_API_KEY
+    prompt_file: str = ""  # "" = the shipped src/argus/prompts/system.md
 
 
 class Beads(NamedTuple):
@@ -290,6 +296,7 @@ SECTIONS: dict[str, tuple[type, dict[str, Converter]]] = {
         "disk_warn": _percent, "disk_crit": _percent,
         "swap_warn": _percent, "load_per_core_warn": _positive,
         "swap_io_thrash_mb_s": _positive, "zombies_warn": _positive_int,
+        "psi_memory_full_warn": _percent, "psi_cpu_warn": _percent, "psi_io_warn": _percent,
     }),
     "services": (Services, {
         "scope": _choice("system", "user"), "systemd": _unit_list,
@@ -312,7 +319,7 @@ SECTIONS: dict[str, tuple[type, dict[str, Converter]]] = {
         "model": _str, "base_url": _str, "mode": _choice("off", "shadow", "act"),
         "timeout": _positive, "review_every": _nonneg_int,
         "max_calls_per_hour": _nonneg_int, "max_tokens_per_day": _nonneg_int,
-        "alert_after": _nonneg_int,
+        "alert_after": _nonneg_int, "prompt_file": _str,
     }),
     "beads": (Beads, {
         "enabled": _bool, "workdir": _str, "timeout": _positive,

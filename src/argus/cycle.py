@@ -52,6 +52,12 @@ def run_once(ctx: Context, now: float | None = None) -> CycleReport:
         _guarded(write_errors, "last_snapshot.json",
                  lambda: state.write_json(ctx.paths.last_snapshot, to_jsonable(snapshot),
                                           durable=False))
+        # Metrics history (issue 6, record/history.py): one row per cycle in
+        # history.sqlite3; a locked or corrupted database is a self warning, and the
+        # cycle goes on without its row. Skipped above when the state disk is low.
+        from argus.record.history import record_cycle
+
+        problems += record_cycle(ctx, snapshot, now)
 
     loops = _note_unit_health(ctx, snapshot, now, write_errors)
     for problem in problems:
@@ -64,17 +70,39 @@ def run_once(ctx: Context, now: float | None = None) -> CycleReport:
 
     by_key = {p.key: p for p in problems}
     outcomes: list[ActionOutcome] = []
+    llm_mode, llm_report = "rules", {"called": False, "tokens_in": 0, "tokens_out": 0,
+                                     "error": None}
     if actions or resolutions or _outbox_pending(ctx):
         from argus.act.execute import execute
         from argus.act.guard import Guard
 
         guard = Guard(ctx, snapshot, now, by_key, loops=loops)
         outcomes = execute(ctx, guard, actions, by_key, resolutions, dedup, now)
+        # The LLM advisor (issue 5, decide/advisor.py), asked after the policy acted so
+        # a slow or absent model never delays a remedy or a critical alert. Every
+        # problem yields a policy action, so a cycle with something to judge always
+        # gets here; a quiet one never does, and never imports the advisor.
+        if ctx.config.llm.provider != "none" and ctx.config.llm.mode != "off":
+            from argus.decide.advisor import advise
+
+            advice = advise(ctx, guard, snapshot, problems, dedup, outcomes, now, cycle_id,
+                            free)
+            problems += advice.problems
+            by_key.update((p.key, p) for p in advice.problems)
+            outcomes += advice.outcomes
+            llm_mode, llm_report = advice.mode, advice.report
         _guarded(write_errors, "restart-backoff.json", guard.save)
 
     records = [action_record(by_key.get(o.action.problem_key or ""), o, ctx.host, cycle_id, ts)
                for o in outcomes]
     records += [resolved_record(r, ctx.host, cycle_id, ts) for r in resolutions]
+    # Escalation to humans (issue 4): beads and Relay events; sets records' bead_id.
+    # Never raises. Imported lazily: a quiet cycle with no bead awaiting its close
+    # (beads.json is removed when empty) does not load it.
+    if records or os.path.exists(os.path.join(ctx.paths.state_dir, "beads.json")):
+        from argus.tickets.escalate import escalate
+
+        escalate(ctx, records, by_key, dedup, resolutions, now)
     _guarded(write_errors, "problems.jsonl", lambda: registry.append(ctx.paths.problems, records))
     dedup.compact(now)
     if dedup.changed:
@@ -85,13 +113,13 @@ def run_once(ctx: Context, now: float | None = None) -> CycleReport:
         cycle=cycle_id,
         ts=ts,
         host=ctx.host,
-        mode="rules",
+        mode=llm_mode,
         status=status,
         duration_ms=(time.perf_counter() - started) * 1000,
         snapshot=snapshot,
         problems=tuple(problems),
         actions=tuple(outcomes),
-        llm={"called": False, "tokens_in": 0, "tokens_out": 0, "error": None},
+        llm=llm_report,
         resolved=tuple(r.key for r in resolutions),
     )
 

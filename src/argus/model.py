@@ -14,6 +14,8 @@ from argus.typing_lite import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from typing import Any
 
+    from argus.model_diagnostics import MemoryDiagnostics, PagingInfo
+
 SEVERITIES = ("info", "warning", "critical")
 PROBLEM_TYPES = ("disk", "memory", "service", "process", "swap", "cpu", "self")
 ACTION_TYPES = ("restart_service", "kill_pid", "kill_tmux", "clean_disk", "alert", "log")
@@ -149,6 +151,10 @@ class Snapshot(NamedTuple):
     pressure: dict[str, dict[str, float]] | None  # /proc/pressure/{cpu,memory,io}
     errors: tuple[CollectorError, ...]
     durations_ms: dict[str, float]
+    # Issue 6 (collect/memdiag.py): swap and fault rates since the previous sample, and
+    # who holds the memory. Last and defaulted so older constructors keep working.
+    paging: PagingInfo | None = None
+    diagnostics: MemoryDiagnostics | None = None
 
     def failed(self, collector: str) -> bool:
         return any(e.collector == collector for e in self.errors)

@@ -207,6 +207,15 @@ class Guard:
         proc = self.processes[int(str(action.target))]
         details = {"pid": proc.pid, "name": proc.name, "start_time": proc.start_time,
                    "signal": None}
+        problem = self.problems.get(action.problem_key or "")
+        if problem is not None and problem.type == "memory":
+            # earlyoom's rule (act/hogs.py): re-read memory just before a kill made for
+            # memory, and skip it when memory has recovered since the snapshot.
+            from argus.act.hogs import memory_recovered
+
+            why = memory_recovered(self.ctx, problem)
+            if why is not None:
+                return ActionOutcome(action, "skipped", why, details)
         result = kill_process(self.ctx.proc_root, proc, dry_run=self.ctx.dry_run)
         details["signal"] = result.signal
         return ActionOutcome(action, result.result, result.detail, details)

@@ -97,11 +97,29 @@ def collect_snapshot(ctx: Context, ts: str) -> Snapshot:
             job.error = f"timed out after {job.timeout:g}s"
 
     results = {j.name: j.value for j in jobs if j.error is None}
-    errors = tuple(CollectorError(j.name, j.error) for j in jobs if j.error is not None)
     summary = None
     if "processes" in results:
         summary, sample = results["processes"]
         ctx.carry["cpu_sample"] = sample
+    # Second phase (issue 6, collect/memdiag.py): paging rates against the previous
+    # sample, units' memory and, when memory or swap is in trouble, who holds it. It
+    # needs the results above; in a thread only when it may read per-process files.
+    from argus.collect import memdiag
+
+    diag = _Job("diagnostics", lambda: memdiag.collect_diagnostics(
+        ctx, results.get("memory"), results.get("pressure"), summary,
+        tuple(results.get("services") or ()), now), cfg.collector_timeout,
+        memdiag.may_dig(results.get("memory"), results.get("pressure"), cfg.thresholds))
+    if diag.thread is None:
+        diag.run()
+    else:
+        diag.thread.start()
+        diag.thread.join(diag.timeout)
+        if diag.thread.is_alive():
+            diag.error = f"timed out after {diag.timeout:g}s"
+    jobs.append(diag)
+    paging, diagnostics = diag.value if diag.error is None else (None, None)
+    errors = tuple(CollectorError(j.name, j.error) for j in jobs if j.error is not None)
     return Snapshot(
         ts=ts,
         host=ctx.host,
@@ -115,4 +133,6 @@ def collect_snapshot(ctx: Context, ts: str) -> Snapshot:
         pressure=results.get("pressure"),
         errors=errors,
         durations_ms={j.name: round(j.ms, 2) for j in jobs},
+        paging=paging,
+        diagnostics=diagnostics,
     )

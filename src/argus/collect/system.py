@@ -110,30 +110,38 @@ def _self_cgroups(proc_root: str) -> tuple[str | None, str | None]:
     return v1, v2
 
 
-def _cgroup_limit(
-    proc_root: str, sys_root: str, host_total: int
-) -> tuple[int, int, int] | None:
-    """(version, limit bytes, usage bytes) of the tightest memory limit over Argus.
+# Per cgroup version: the limit file, the usage file, the inactive-cache key of memory.stat.
+MEMORY_FILES = {1: ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"),
+                2: ("memory.max", "memory.current", "inactive_file")}
 
-    Walks from Argus's own cgroup up to the root, because a limit on a parent
-    (``system.slice``, a pod) binds the children too even when their own file says
-    "max". Usage is the limiting cgroup's, minus its inactive page cache, the
-    "working set" cAdvisor and ``docker stats`` report: the kernel reclaims that
-    cache before it OOM-kills, so counting it would cry wolf after a big file read.
-    None when no limit below host RAM applies.
+
+def memory_cgroup(proc_root: str, sys_root: str) -> tuple[int, str, str] | None:
+    """(version, hierarchy mount dir, Argus's cgroup path) for the memory controller.
+
+    The v1 memory hierarchy when there is one (a hybrid host keeps memory on v1),
+    else the unified v2 one; None on a kernel without cgroups.
     """
     v1_path, v2_path = _self_cgroups(proc_root)
     if v1_path is not None:
-        version, base = 1, f"{sys_root}/fs/cgroup/memory"
-        limit_f, usage_f, inactive_key = (
-            "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")
-        path = v1_path
-    elif v2_path is not None:
-        version, base = 2, f"{sys_root}/fs/cgroup"
-        limit_f, usage_f, inactive_key = "memory.max", "memory.current", "inactive_file"
-        path = v2_path
-    else:
+        return 1, f"{sys_root}/fs/cgroup/memory", v1_path
+    if v2_path is not None:
+        return 2, f"{sys_root}/fs/cgroup", v2_path
+    return None
+
+
+def limiting_cgroup(proc_root: str, sys_root: str,
+                    host_total: int) -> tuple[int, str, int] | None:
+    """(version, directory, limit bytes) of the tightest memory limit over Argus.
+
+    Walks from Argus's own cgroup up to the root, because a limit on a parent
+    (``system.slice``, a pod) binds the children too even when their own file says
+    "max". None when no limit below host RAM (``host_total`` bytes) applies.
+    """
+    found = memory_cgroup(proc_root, sys_root)
+    if found is None:
         return None
+    version, base, path = found
+    limit_f = MEMORY_FILES[version][0]
     best: tuple[int, str] | None = None
     for d in _ancestors(base, path):
         limit = _read_int(f"{d}/{limit_f}")
@@ -141,9 +149,24 @@ def _cgroup_limit(
             continue
         if best is None or limit < best[0]:
             best = (limit, d)
-    if best is None:
+    return None if best is None else (version, best[1], best[0])
+
+
+def _cgroup_limit(
+    proc_root: str, sys_root: str, host_total: int
+) -> tuple[int, int, int] | None:
+    """(version, limit bytes, usage bytes) of the tightest memory limit over Argus.
+
+    See ``limiting_cgroup``. Usage is the limiting cgroup's, minus its inactive page
+    cache, the "working set" cAdvisor and ``docker stats`` report: the kernel
+    reclaims that cache before it OOM-kills, so counting it would cry wolf after a
+    big file read. None when no limit below host RAM applies.
+    """
+    found = limiting_cgroup(proc_root, sys_root, host_total)
+    if found is None:
         return None
-    limit, d = best
+    version, d, limit = found
+    _, usage_f, inactive_key = MEMORY_FILES[version]
     usage = _read_int(f"{d}/{usage_f}")
     if usage is None:
         return None

@@ -3,6 +3,9 @@
 - a failed or stopped watched unit in ``services.restart_allowed`` is restarted
   (the guard applies the backoff); one that is not allowlisted is alerted;
 - a confirmed orphan (see detect/orphans.py) is killed;
+- a memory hog is killed only when ``memory.kill_hog_at`` is set (off by default),
+  memory is at or above it and the top hog matches ``processes.kill_allowed``; it is
+  always alerted with the kill's result;
 - a disk above ``disk_crit`` whose mount holds the cleaner's safe list is cleaned,
   then alerted with its usage before and after;
 - other critical problems are alerted;
@@ -38,6 +41,12 @@ def decide(problems: list[Problem], entries: dict[str, dict[str, Any]], snapshot
         remedy = _remedy(problem, snapshot, config, cleanable)
         if remedy is not None:
             actions.append(remedy)
+            if _is_hog_kill(problem, remedy):
+                # A person is always told what was killed for memory (the alert text
+                # carries the kill's result, which runs first).
+                actions.append(Action("alert", None, "memory hog kill", "rules",
+                                      problem.key, problem.description))
+                continue
             if remedy.type != "clean_disk":
                 continue  # alerted afterwards only if the remedy fails (follow_up)
         actions.append(_notify(problem, entries))
@@ -45,11 +54,21 @@ def decide(problems: list[Problem], entries: dict[str, dict[str, Any]], snapshot
 
 
 def follow_up(problem: Problem, outcome: ActionOutcome) -> Action | None:
-    """An alert for what a remediation could not fix (or a restart loop)."""
+    """An alert for what a remediation could not fix (or a restart loop), or for a
+    critical problem a dry run left as it was."""
+    if outcome.action.type == "clean_disk" or _is_hog_kill(problem, outcome.action):
+        return None  # decide() alerts these itself: one message, not two
     if outcome.details.get("restart_loop"):
         reason = "restart loop: backoff exhausted, cooling down"
     elif outcome.result == "failure":
         reason = f"{outcome.action.type} failed"
+    elif outcome.result == "skipped" and outcome.details.get("refused"):
+        # The guard or a rate limit stopped the remedy: nobody fixed it, say so.
+        reason = f"{outcome.action.type} refused: {outcome.details['refused']}"
+    elif outcome.result == "dry_run" and problem.severity == "critical":
+        # Nothing was fixed: without this, a dry run would tell nobody about a failed
+        # allowlisted unit, the very problem it decided needed acting on.
+        reason = f"{outcome.action.type} not done: dry run"
     else:
         return None
     return Action("alert", None, reason, "rules", problem.key, problem.description)
@@ -72,7 +91,29 @@ def _remedy(problem: Problem, snapshot: Snapshot, config: Config,
           and problem.details.get("mount") in cleanable):
         return Action("clean_disk", None, f"{problem.details.get('mount')} is above disk_crit",
                       "rules", problem.key)
+    elif problem.type == "memory" and config.memory.kill_hog_at > 0:
+        return _hog_kill(problem, config.memory.kill_hog_at)
     return None
+
+
+def _hog_kill(problem: Problem, kill_hog_at: float) -> Action | None:
+    """earlyoom's rule, off by default: kill the top hog once memory reaches
+    ``memory.kill_hog_at`` %, if it matches ``processes.kill_allowed`` (detect/hogs.py
+    offers it as ``kill_candidate``). The guard re-reads memory just before the kill
+    and skips it if memory has dropped below the mark meanwhile (act/hogs.py)."""
+    hog = problem.details.get("kill_candidate")
+    pct = float(problem.details.get("pct", 0.0))
+    if not hog or pct < kill_hog_at:
+        return None
+    return Action("kill_pid", str(hog["pid"]),
+                  f"memory at {pct:.0f}% reached memory.kill_hog_at ({kill_hog_at:g}%); "
+                  f"{hog['name']} (pid {hog['pid']}) holds the most", "deterministic",
+                  problem.key)
+
+
+def _is_hog_kill(problem: Problem, action: Action) -> bool:
+    return (problem.type == "memory" and action.type == "kill_pid"
+            and action.source == "deterministic")
 
 
 def _notify(problem: Problem, entries: dict[str, dict[str, Any]]) -> Action:

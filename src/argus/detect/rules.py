@@ -27,6 +27,8 @@ SUBJECT_COLLECTOR = {
     "process": "processes",
     "orphan": "processes",
     "self": "",  # self problems clear when the failure stops
+    "thrashing": "diagnostics",  # detect/swap.py: needs the paging rates
+    "pressure": "pressure",  # detect/pressure.py
 }
 
 
@@ -38,6 +40,17 @@ def detect(snapshot: Snapshot, config: Config) -> list[Problem]:
     problems: list[Problem] = []
     if snapshot.memory is not None:
         problems += memory_rules(snapshot.memory, config)
+    # Issue 6: who holds the memory (detect/hogs.py); swap thrashing and sustained
+    # CPU/IO pressure, which compare with the previous sample (swap.py, pressure.py).
+    if snapshot.diagnostics is not None and any(p.type == "memory" for p in problems):
+        from argus.detect.hogs import with_hogs
+
+        problems = with_hogs(problems, snapshot, config)
+    if snapshot.paging is not None and snapshot.paging.previous:
+        from argus.detect.pressure import pressure_rules
+        from argus.detect.swap import thrashing_rules
+
+        problems += thrashing_rules(snapshot, config) + pressure_rules(snapshot, config)
     if snapshot.cpu is not None:
         cpu = snapshot.cpu
         per_core = cpu.load5 / max(cpu.cores, 1)
@@ -161,6 +174,14 @@ def _level(value: float, warn: float, crit: float) -> str | None:
 def _result(result: str, exec_status: int | None) -> str:
     if result == "exit-code" and exec_status is not None:
         return f"exit code {exec_status}"
+    if result in ("signal", "core-dump") and exec_status:
+        import signal  # lazily: only for a unit killed by a signal
+
+        try:
+            name = signal.Signals(exec_status).name
+        except ValueError:
+            name = f"signal {exec_status}"
+        return f"killed by {name}" + (", core dumped" if result == "core-dump" else "")
     return result or "unknown result"
 
 

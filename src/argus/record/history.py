@@ -1,0 +1,317 @@
+"""Metrics history: one row of headline figures per cycle in ``history.sqlite3``.
+
+What patterns, trends and the dashboard need to look back: memory, swap, paging,
+load, PSI, process count as columns, and the per-mount disk use, per-unit memory
+and RSS of the top processes (keyed by name + unit, so a leak shows as one rising
+series across restarts) packed into one blob per row. One row per cycle, not one
+per figure: a year of 5-minute rows is ~105,000 rows and stays far under 50 MB,
+where a row per figure (~40 per cycle) would be four million rows and ~150 MB.
+See bench/bench_history.py for the figures.
+
+- stdlib sqlite3, WAL (readers never block the writer, nor the writer them),
+  ``synchronous=NORMAL`` (a commit does not fsync; a power cut may lose the last
+  few rows, never corrupt the file), one ``BEGIN IMMEDIATE`` transaction per cycle.
+- Rows older than ``history.retention_days`` are averaged into one row per hour
+  (table ``hourly``, kept ``HOURLY_KEEP_DAYS``), at most once an hour and a bounded
+  batch at a time, so a cycle never pays for a long backlog at once.
+- ``schema_version`` records every migration applied; ``MIGRATIONS`` is the path
+  from any older file to this code's schema. A file from a newer Argus is left alone.
+- A locked database (another writer held it past ``BUSY_TIMEOUT_S``) or a corrupted
+  one (moved aside as ``history.sqlite3.corrupt``, and a fresh one started) is a
+  ``self`` warning; the cycle goes on without its row.
+
+The read API is in record/history_read.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+
+from argus.errors import StateError
+from argus.model import Problem
+from argus.typing_lite import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from argus.context import Context
+    from argus.model import Snapshot
+
+log = logging.getLogger("argus.history")
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 0.5  # how long a cycle waits for another writer before skipping its row
+HOURLY_KEEP_DAYS = 400  # hourly rows: a year and a bit, for year-over-year patterns
+MAX_HOURS_PER_RUN = 168  # downsampling batch: one week of raw rows (~2,000 at 5 minutes)
+HOUR = 3600
+
+# Headline figures, one column each (REAL; NULL when not measured). Units in names:
+# _pct 0-100 (mem_pct is of the cgroup limit when one binds, as the thresholds
+# compare), _bytes, _mb_s MiB/s, psi_* % of the last 60 s (Documentation/accounting/psi.rst).
+HEADLINE = (
+    "mem_pct", "mem_used_bytes", "swap_pct", "swap_used_bytes",
+    "swap_in_mb_s", "swap_out_mb_s", "majfault_per_s",
+    "load1", "load5", "load15",
+    "psi_cpu_some_avg60", "psi_memory_some_avg60", "psi_memory_full_avg60",
+    "psi_io_some_avg60", "psi_io_full_avg60",
+    "procs", "zombies",
+)
+# Per-name series, packed in the row's ``series`` blob as (uint32 series id, float32
+# value) pairs; ``series`` maps ids to (kind, name). float32 keeps 7 significant
+# digits: 1 MB in 10 TB, plenty for trends.
+SERIES_KINDS = {
+    "disk_pct": "used % of a mount (name: the mount point)",
+    "disk_free_bytes": "bytes free to users on a mount (name: the mount point)",
+    "unit_mem_bytes": "memory a unit's cgroup holds (name: the unit)",
+    "proc_rss_bytes": "RSS of the top processes, summed by name+unit "
+                      "(name: '<unit>/<comm>', unit empty when none)",
+}
+PAIR = "<If"
+PAIR_SIZE = 8
+
+_COLUMNS = ", ".join(f"{c} REAL" for c in HEADLINE)
+_COLS = ", ".join(HEADLINE)
+# Built once from the constant column names above; every value is a bound parameter.
+_INSERT_SAMPLE = (f"INSERT OR REPLACE INTO sample (ts, {_COLS}, series) "  # noqa: S608
+                  f"VALUES ({', '.join('?' * (len(HEADLINE) + 2))})")
+_INSERT_HOURLY = (f"INSERT OR IGNORE INTO hourly (ts, n, {_COLS}, series) "  # noqa: S608
+                  f"VALUES ({', '.join('?' * (len(HEADLINE) + 3))})")
+_SELECT_RAW = f"SELECT ts, {_COLS}, series FROM sample WHERE ts < ? ORDER BY ts"  # noqa: S608
+# version -> the statements that bring a file from version-1 to it. Add, never edit.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "CREATE TABLE series (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, "
+        "name TEXT NOT NULL, UNIQUE (kind, name))",
+        f"CREATE TABLE sample (ts INTEGER PRIMARY KEY, {_COLUMNS}, series BLOB)",
+        f"CREATE TABLE hourly (ts INTEGER PRIMARY KEY, n INTEGER NOT NULL, {_COLUMNS}, "
+        "series BLOB)",
+    ),
+}
+
+
+class HistoryError(StateError):
+    """The history could not be written this cycle; ``what`` says why in one word."""
+
+    def __init__(self, what: str, message: str) -> None:
+        self.what = what
+        super().__init__(message)
+
+
+def driver() -> Any:
+    """The sqlite3 module, loaded on first use.
+
+    ``_sqlite3`` is the C module that ``sqlite3`` re-exports (``sqlite3/dbapi2.py``
+    does ``from _sqlite3 import *``, so the classes and errors are the very same
+    objects). Importing it directly costs ~1 ms; the ``sqlite3`` package also imports
+    ``datetime`` to register adapters Argus never uses, another ~2.5 ms, more than
+    the write itself, paid by every one-shot cycle. Falls back to ``sqlite3`` where a
+    build has no separate ``_sqlite3``.
+    """
+    try:
+        import _sqlite3
+
+        return _sqlite3
+    except ImportError:  # pragma: no cover - every CPython build has it
+        import sqlite3
+
+        return sqlite3
+
+
+def figures(snapshot: Snapshot) -> tuple[dict[str, float | None], list[tuple[str, str, float]]]:
+    """The headline columns and the (kind, name, value) series of one snapshot."""
+    row: dict[str, float | None] = dict.fromkeys(HEADLINE)
+    mem = snapshot.memory
+    if mem is not None:
+        row.update(mem_pct=round(mem.pct, 2), mem_used_bytes=mem.used_bytes,
+                   swap_pct=round(mem.swap_used_pct, 2),
+                   swap_used_bytes=mem.swap_total_bytes - mem.swap_free_bytes)
+    paging = snapshot.paging
+    if paging is not None:
+        row.update(swap_in_mb_s=_round(paging.swap_in_mb_s),
+                   swap_out_mb_s=_round(paging.swap_out_mb_s),
+                   majfault_per_s=_round(paging.majfault_per_s))
+    if snapshot.cpu is not None:
+        row.update(load1=snapshot.cpu.load1, load5=snapshot.cpu.load5,
+                   load15=snapshot.cpu.load15)
+    for resource, values in (snapshot.pressure or {}).items():
+        for kind in ("some", "full"):
+            col = f"psi_{resource}_{kind}_avg60"
+            if col in row and f"{kind}_avg60" in values:
+                row[col] = values[f"{kind}_avg60"]
+    if snapshot.processes is not None:
+        row.update(procs=snapshot.processes.total, zombies=snapshot.processes.zombies)
+    series: dict[tuple[str, str], float] = {}
+    for d in snapshot.disks:
+        series["disk_pct", d.mount] = round(d.used_pct, 2)
+        series["disk_free_bytes", d.mount] = d.free_bytes
+    for u in (snapshot.diagnostics.units if snapshot.diagnostics else ()):
+        series["unit_mem_bytes", u.unit] = u.memory_bytes
+    for p in (snapshot.processes.top_rss if snapshot.processes else ()):
+        key = ("proc_rss_bytes", f"{p.unit or ''}/{p.name}")
+        series[key] = series.get(key, 0) + p.rss_bytes
+    return row, [(k, n, v) for (k, n), v in series.items()]
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 3)
+
+
+def pack(pairs: list[tuple[int, float]]) -> bytes:
+    import struct
+
+    return b"".join(struct.pack(PAIR, i, v) for i, v in pairs)
+
+
+def unpack(blob: bytes | None) -> list[tuple[int, float]]:
+    import struct
+
+    return list(struct.iter_unpack(PAIR, blob)) if blob else []
+
+
+def write_cycle(path: str, snapshot: Snapshot, now: float, retention_days: int) -> None:
+    """Write this cycle's row (and downsample what is due), in one transaction.
+
+    Raises HistoryError when the row could not be written; a corrupted file has
+    been moved aside by then and the row written to a fresh one (``what`` is
+    "corrupt"), otherwise nothing was written ("locked", "newer", "unavailable").
+    """
+    db = driver()
+    try:
+        _write(db, path, snapshot, now, retention_days)
+    except db.OperationalError as err:  # locked, read-only, disk I/O, cannot open
+        what = "locked" if "locked" in str(err) or "busy" in str(err) else "unavailable"
+        raise HistoryError(what, f"history.sqlite3: {err}; this cycle's row is skipped"
+                           ) from None
+    except db.DatabaseError as err:  # SQLITE_CORRUPT, SQLITE_NOTADB: the file is damaged
+        aside = _move_aside(path)
+        try:
+            _write(db, path, snapshot, now, retention_days)
+        except db.Error as again:
+            raise HistoryError("corrupt", f"history.sqlite3 was corrupted ({err}); moved "
+                               f"aside as {aside}, and a fresh one failed too: {again}"
+                               ) from None
+        raise HistoryError("corrupt", f"history.sqlite3 was corrupted ({err}); moved aside "
+                           f"as {aside} and started afresh") from None
+
+
+def _write(db: Any, path: str, snapshot: Snapshot, now: float, retention_days: int) -> None:
+    row, series = figures(snapshot)
+    conn = db.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")  # persistent; a no-op once set
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway through
+        try:
+            migrate(conn, now)
+            ids = series_ids(conn, [(k, n) for k, n, _ in series])
+            blob = pack([(ids[k, n], v) for k, n, v in series]) or None
+            conn.execute(_INSERT_SAMPLE, (int(now), *(row[c] for c in HEADLINE), blob))
+            maintain(conn, now, retention_days)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(db.Error):
+                    conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.close()
+
+
+def migrate(conn: Any, now: float) -> None:
+    """Bring the schema to SCHEMA_VERSION inside the caller's transaction."""
+    try:
+        current = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+    except driver().OperationalError as err:
+        if "no such table" not in str(err):
+            raise
+        conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
+                     "applied_at INTEGER NOT NULL)")
+        current = 0
+    if current > SCHEMA_VERSION:
+        raise HistoryError("newer", f"history.sqlite3 has schema version {current}, newer "
+                           f"than this Argus knows ({SCHEMA_VERSION}); not writing to it")
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        for statement in MIGRATIONS[version]:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_version VALUES (?, ?)", (version, int(now)))
+        log.info("history.sqlite3: migrated to schema version %d", version)
+
+
+def series_ids(conn: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Ids for (kind, name) keys, creating the missing ones: two statements in all."""
+    if not keys:
+        return {}
+    conn.executemany("INSERT OR IGNORE INTO series (kind, name) VALUES (?, ?)", keys)
+    values = ", ".join("(?, ?)" for _ in keys)  # placeholders only: values are bound
+    rows = conn.execute("SELECT kind, name, id FROM series WHERE (kind, name) IN "  # noqa: S608
+                        f"(VALUES {values})", [x for k in keys for x in k]).fetchall()
+    return {(k, n): i for k, n, i in rows}
+
+
+def maintain(conn: Any, now: float, retention_days: int) -> None:
+    """Average raw rows older than the retention into hourly rows; prune old hours.
+
+    Only whole hours before the cutoff are folded, so the check below is true at
+    most once an hour; ``min(ts)`` on the rowid is a single B-tree lookup.
+    """
+    cutoff = int(now - retention_days * 86400) // HOUR * HOUR
+    oldest = conn.execute("SELECT min(ts) FROM sample").fetchone()[0]
+    if oldest is None or oldest >= cutoff:
+        return
+    end = min(cutoff, oldest // HOUR * HOUR + MAX_HOURS_PER_RUN * HOUR)
+    hours: dict[int, list[tuple[Any, ...]]] = {}
+    for r in conn.execute(_SELECT_RAW, (end,)):
+        hours.setdefault(r[0] // HOUR * HOUR, []).append(r)
+    for hour, rows in hours.items():
+        averages = [_mean([r[i] for r in rows]) for i in range(1, len(HEADLINE) + 1)]
+        sums: dict[int, list[float]] = {}
+        for r in rows:
+            for sid, value in unpack(r[-1]):
+                acc = sums.setdefault(sid, [0.0, 0.0])
+                acc[0] += value
+                acc[1] += 1
+        blob = pack([(sid, total / n) for sid, (total, n) in sums.items()]) or None
+        # A late row for an hour already folded (the clock stepped back) is dropped.
+        conn.execute(_INSERT_HOURLY, (hour, len(rows), *averages, blob))
+    conn.execute("DELETE FROM sample WHERE ts < ?", (end,))
+    conn.execute("DELETE FROM hourly WHERE ts < ?", (int(now) - HOURLY_KEEP_DAYS * 86400,))
+
+
+def _mean(values: list[Any]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def _move_aside(path: str) -> str:
+    """Keep a damaged file for a post-mortem; its -wal/-shm belong to it and go too."""
+    aside = path + ".corrupt"
+    try:
+        os.replace(path, aside)
+    except OSError as err:
+        log.error("cannot move %s aside: %s", path, err.strerror or err)
+    for suffix in ("-wal", "-shm"):
+        try:
+            os.unlink(path + suffix)
+        except FileNotFoundError:
+            pass
+        except OSError as err:
+            log.error("cannot remove %s%s: %s", path, suffix, err.strerror or err)
+    return os.path.basename(aside)
+
+
+def record_cycle(ctx: Context, snapshot: Snapshot, now: float) -> list[Problem]:
+    """The cycle's step: write the row; a failure is a ``self`` warning, never a raise."""
+    try:
+        write_cycle(ctx.paths.history, snapshot, now, ctx.config.history.retention_days)
+    except HistoryError as err:
+        log.warning("%s", err)
+        return [Problem.make("self", "warning", "self:history", str(err),
+                             {"file": "history.sqlite3", "error": err.what})]
+    except Exception as err:  # an unexpected bug here must not cost the cycle
+        log.exception("history write failed")
+        return [Problem.make("self", "warning", "self:history",
+                             f"history.sqlite3 not written: {type(err).__name__}: {err}",
+                             {"file": "history.sqlite3", "error": "bug"})]
+    return []
