@@ -103,3 +103,7 @@ class MemoryDiagnostics(NamedTuple):
     # True: ``units`` ranks every unit (memory was in trouble); False: only the units
     # of the top processes and the watched services, read cheaply for the history.
     ranked_units: bool = False
+    # The signals over their thresholds in this sample alone ("swap_io",
+    # "psi_memory_full", "psi_cpu", "psi_io"): the rules that want them sustained
+    # over 2 samples are only loaded when one is (detect/swap.py, detect/pressure.py).
+    signals: tuple[str, ...] = ()

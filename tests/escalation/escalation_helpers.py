@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from argus.config import build_config
+from argus.config import Thresholds, build_config
 from argus.context import Context, make_context
 from argus.record.registry import iter_records
 
@@ -27,7 +27,9 @@ RELAY = STANDINS / "relay"
 # Thresholds no real figure of this host reaches: these cycles run on the CI machine
 # itself, so the only problems are those a test makes on purpose (and dry_run).
 QUIET = {"memory_warn": 100, "memory_crit": 100, "disk_warn": 100, "disk_crit": 100,
-         "swap_warn": 100, "load_per_core_warn": 10_000.0, "zombies_warn": 10_000_000}
+         "swap_warn": 100, "load_per_core_warn": 10_000.0, "zombies_warn": 10_000_000,
+         # pressure stall thresholds (% of wall time), when this build has them
+         **{name: 100 for name in Thresholds._fields if name.startswith("psi_")}}
 # Memory is always above 0.2 % used: a real critical (or warning) memory problem,
 # which has no automatic remedy (kill_hog_at is off), so it is only alerted.
 MEMORY_CRIT = {"memory_warn": 0.1, "memory_crit": 0.2}

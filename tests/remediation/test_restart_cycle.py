@@ -67,7 +67,7 @@ def test_a_unit_that_died_is_restarted_without_bothering_anyone(
     assert story(rows) == [(f"restart_service:{unit}", "success")]
     row = rows[0]
     assert row["severity"] == "critical" and row["source"] == "rules"
-    assert row["description"] == f"Service {unit} is failed (signal)"
+    assert row["description"] == f"Service {unit} is failed (killed by SIGKILL)"
     assert row["details"]["unit"] == unit and row["details"]["attempt"] == 1
     assert row["details"]["active_state"] == "active"  # as re-checked after the restart
     assert row["details"]["action_detail"].startswith("attempt 1: active")

@@ -77,13 +77,18 @@ def majflt(proc_root: str, pid: int) -> tuple[int, int] | None:
         return None
 
 
-def swap_busy(paging: PagingInfo | None, pressure: dict[str, dict[str, float]] | None,
-              t: Thresholds) -> bool:
-    """Swap I/O or memory stalls over their thresholds in this sample alone."""
+def signals(paging: PagingInfo | None, pressure: dict[str, dict[str, float]] | None,
+            t: Thresholds) -> tuple[str, ...]:
+    """The paging and PSI signals over their thresholds in this sample alone."""
     io = vmstat.swap_io_mb_s(paging)
-    full = (pressure or {}).get("memory", {}).get("full_avg60")
-    return (io is not None and io > t.swap_io_thrash_mb_s) or (
-        full is not None and full > t.psi_memory_full_warn)
+    psi = pressure or {}
+    checks = (
+        ("swap_io", io, t.swap_io_thrash_mb_s),
+        ("psi_memory_full", psi.get("memory", {}).get("full_avg60"), t.psi_memory_full_warn),
+        ("psi_cpu", psi.get("cpu", {}).get("some_avg60"), t.psi_cpu_warn),
+        ("psi_io", psi.get("io", {}).get("some_avg60"), t.psi_io_warn),
+    )
+    return tuple(name for name, value, limit in checks if value is not None and value > limit)
 
 
 def may_dig(memory: MemoryInfo | None, pressure: dict[str, dict[str, float]] | None,
@@ -142,7 +147,9 @@ def collect_diagnostics(
             pids = [*by_unit.values(), *(s.main_pid for s in services if s.main_pid > 0)]
             units = units_memory.units_of_pids(proc_root, version, base, pids, mem_total)
     culprits: tuple[HogInfo, ...] = ()
-    if sample is not None and paging is not None and swap_busy(paging, pressure, t):
+    over = signals(paging, pressure, t)
+    if sample is not None and paging is not None and (
+            "swap_io" in over or "psi_memory_full" in over):
         prev = (previous or {}).get("majflt") if paging.interval_s else None
         culprits, sample["majflt"] = find_culprits(
             proc_root, procs, prev if isinstance(prev, dict) else {}, paging.interval_s,
@@ -151,7 +158,7 @@ def collect_diagnostics(
         vmstat.save_sample(path, sample, ctx.carry)
     return paging, MemoryDiagnostics(basis=basis, hogs=hogs, units=units, culprits=culprits,
                                      cgroup=limiting, notes=tuple(notes),
-                                     ranked_units=high)
+                                     ranked_units=high, signals=over)
 
 
 def find_hogs(ctx: Context, memory: MemoryInfo, procs: ProcessSummary, now: float,

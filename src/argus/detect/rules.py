@@ -46,7 +46,7 @@ def detect(snapshot: Snapshot, config: Config) -> list[Problem]:
         from argus.detect.hogs import with_hogs
 
         problems = with_hogs(problems, snapshot, config)
-    if snapshot.paging is not None and snapshot.paging.previous:
+    if snapshot.diagnostics is not None and snapshot.diagnostics.signals:
         from argus.detect.pressure import pressure_rules
         from argus.detect.swap import thrashing_rules
 
