@@ -103,14 +103,16 @@ class Env:
         self.relay = relay
         self.calls = calls
 
-    def bd_calls(self, command: str | None = None) -> list[list[str]]:
-        """Every bd invocation so far (argv after the program), optionally one command."""
+    def bd_calls(self, command: str | None = None, key: str | None = None) -> list[list[str]]:
+        """Every bd invocation so far (argv after the program), optionally only one
+        command, and only those whose arguments mention a problem key."""
         if not self.calls.exists():
             return []
         argvs = [json.loads(line) for line in self.calls.read_text().splitlines()]
         known = ("create", "list", "close", "comments", "comment", "show", "init")
         return [a for a in argvs
-                if command is None or next((w for w in a if w in known), None) == command]
+                if (command is None or next((w for w in a if w in known), None) == command)
+                and (key is None or any(key in w for w in a))]
 
 
 def host_context(env: Env, thresholds: Mapping[str, Any] | None = None,

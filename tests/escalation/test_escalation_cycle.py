@@ -29,9 +29,12 @@ from escalation_helpers import (
 
 from argus.context import Context
 from argus.cycle import run_once
-from argus.model import CycleReport
+from argus.model import CycleReport, problem_key
 
 MEMORY = "memory:host"
+# Problems other than memory may show up on a busy host (a collector timing out):
+# the assertions look at this key's beads only.
+KEY = problem_key("memory", MEMORY)
 
 
 def cycle(ctx: Context, now: float) -> CycleReport:
@@ -50,7 +53,7 @@ def test_a_critical_problem_with_no_remedy_gets_one_bead_named_in_every_record(
     key = key_of(cycle(ctx, t0))
     for i in (1, 2):
         cycle(ctx, t0 + 300 * i)
-    [bead] = env.tracker.issues()
+    [bead] = env.tracker.about(KEY)
     assert bead["status"] == "open" and bead["priority"] == 1
     assert bead["labels"] == ["argus", "memory"] and bead["issue_type"] == "bug"
     assert bead["title"].startswith("[argus] memory: memory at ")
@@ -63,7 +66,7 @@ def test_a_critical_problem_with_no_remedy_gets_one_bead_named_in_every_record(
     assert len(rows) == 3 and {r["bead_id"] for r in rows} == {bead["id"]}
     # One lookup, one creation; then beads.json remembers: no bd call at all, and
     # nothing new happened, so no comment either.
-    assert len(env.bd_calls("list")) == 1 and len(env.bd_calls("create")) == 1
+    assert len(env.bd_calls("list", KEY)) == 1 and len(env.bd_calls("create", KEY)) == 1
     assert env.bd_calls("comments") == [] and env.tracker.comments(bead["id"]) == []
     assert json.loads(Path(ctx.paths.state_dir, "beads.json").read_text())["beads"][key][
         "id"] == bead["id"]
@@ -73,10 +76,10 @@ def test_a_logged_warning_gets_no_bead_until_it_is_alerted(env: Env) -> None:
     ctx, t0 = host_context(env, MEMORY_WARN), start_time()
     cycle(ctx, t0)
     cycle(ctx, t0 + 300)
-    assert env.tracker.issues() == [] and env.bd_calls() == []
+    assert env.tracker.about(KEY) == [] and env.bd_calls(key=KEY) == []
     assert [r["action_taken"] for r in records(ctx, MEMORY)] == ["log", "log"]
     cycle(ctx, t0 + 600)  # third cycle in a row: the policy alerts, a person is told
-    [bead] = env.tracker.issues()
+    [bead] = env.tracker.about(KEY)
     assert "Severity: warning" in bead["description"] and bead["priority"] == 2
     assert [r["bead_id"] for r in records(ctx, MEMORY)] == [None, None, bead["id"]]
 
@@ -88,8 +91,8 @@ def test_a_warning_back_in_three_episodes_within_24h_gets_a_bead(env: Env) -> No
         cycle(warn, t0 + 3600 * hour)  # a one-cycle spike: logged only
         if hour < 2:
             cycle(calm, t0 + 3600 * hour + 300)
-            assert env.tracker.issues() == []
-    [bead] = env.tracker.issues()
+            assert env.tracker.about(KEY) == []
+    [bead] = env.tracker.about(KEY)
     assert "Occurrences in 24 h: 3" in bead["description"]
     assert "seen 3 times in 24 h" in bead["description"]
     assert records(warn, MEMORY)[-1]["bead_id"] == bead["id"]
@@ -102,7 +105,7 @@ def test_a_recurrence_comments_on_the_open_bead_at_most_once_per_dedup_window(
     cycle(crit, t0)
     cycle(calm, t0 + 300)  # resolved; the bead stays open (close_after 3600 s)
     cycle(crit, t0 + 3700)  # back: a second episode, an hour after the bead was made
-    [bead] = env.tracker.issues("open")
+    [bead] = env.tracker.about(KEY, "open")
     [first] = env.tracker.comments(bead["id"])
     assert first.startswith("seen again at ") and ", 2nd time in 24 h: memory at " in first
     cycle(calm, t0 + 3800)
@@ -112,7 +115,7 @@ def test_a_recurrence_comments_on_the_open_bead_at_most_once_per_dedup_window(
     cycle(crit, t0 + 7400)  # the window is over: the episode is told, with its count
     comments = env.tracker.comments(bead["id"])
     assert len(comments) == 2 and ", 3rd time in 24 h" in comments[1]
-    assert len(env.tracker.issues()) == 1
+    assert len(env.tracker.about(KEY)) == 1
     assert {r["bead_id"] for r in records(crit, MEMORY)} == {bead["id"]}
 
 
@@ -120,7 +123,7 @@ def test_the_bead_is_closed_once_resolved_for_close_after(env: Env) -> None:
     crit, t0 = host_context(env, MEMORY_CRIT, beads={"close_after": 600}), start_time()
     calm = with_thresholds(crit, QUIET)
     cycle(crit, t0)
-    [bead] = env.tracker.issues()
+    [bead] = env.tracker.about(KEY)
     cycle(calm, t0 + 300)
     resolved = records(crit, MEMORY)[-1]
     assert resolved["action_result"] == "resolved" and resolved["bead_id"] == bead["id"]
@@ -140,7 +143,7 @@ def test_without_auto_close_the_bead_stays_open(env: Env) -> None:
     calm = with_thresholds(crit, QUIET)
     for hours in (1, 30):
         cycle(calm, t0 + 3600 * hours)
-    assert [i["status"] for i in env.tracker.issues()] == ["open"]
+    assert [i["status"] for i in env.tracker.about(KEY)] == ["open"]
     assert env.bd_calls("close") == []
 
 
@@ -157,7 +160,8 @@ def test_60_open_beads_of_other_problems_do_not_hide_ours_upstream_duplicates(
     os.unlink(Path(crit.paths.state_dir, "beads.json"))  # Argus forgets its beads
     cycle(crit, t0 + 300)
     assert [i["id"] for i in env.tracker.about(key, "open")] == [ours["id"]]
-    assert len(env.tracker.issues("open")) == 61
+    others = [i for i in env.tracker.issues("open") if "Problem key: other:" in i["description"]]
+    assert len(others) == 60  # untouched
     assert records(crit, MEMORY)[-1]["bead_id"] == ours["id"]
     assert len(env.tracker.comments(ours["id"])) == 1  # it recurred: a comment, not a bead
 
@@ -182,7 +186,7 @@ def test_without_bd_cycles_stay_ok_with_one_log_line_each(
     assert ("bd is not on PATH" if how == "bd missing" else "beads.enabled = false") in skipped[0]
     rows = records(ctx, MEMORY)
     assert rows and all(r["bead_id"] is None and "bead_error" not in r["details"] for r in rows)
-    assert env.tracker.issues() == []
+    assert env.tracker.about(KEY) == []
 
 
 @pytest.mark.parametrize("envelope", ["0", "1"])
@@ -191,7 +195,7 @@ def test_bd_output_in_either_shape_gives_the_same_story(
     monkeypatch.setenv("BD_JSON_ENVELOPE", envelope)
     crit, t0 = host_context(env, MEMORY_CRIT, beads={"close_after": 0}), start_time()
     cycle(crit, t0)
-    [bead] = env.tracker.issues()
+    [bead] = env.tracker.about(KEY)
     assert records(crit, MEMORY)[-1]["bead_id"] == bead["id"]
     cycle(with_thresholds(crit, QUIET), t0 + 300)
     assert env.tracker.show(bead["id"])["status"] == "closed"
@@ -211,7 +215,7 @@ def test_a_misbehaving_bd_is_a_recorded_failure_and_never_a_duplicate(
     assert row["bead_id"] is None and row["details"]["bead_error"].startswith(error)
     monkeypatch.delenv(hook)
     cycle(crit, t0 + 300)
-    beads = env.tracker.issues()
+    beads = env.tracker.about(KEY)
     row = records(crit, MEMORY)[-1]
     if hook == "BD_STANDIN_ODD_ID":
         # The bead exists, under an id Argus will not use: it says so, and makes no other.

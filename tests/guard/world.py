@@ -37,7 +37,7 @@ import pytest
 
 from argus.act.processes import name_allowed
 from argus.collect import collect_snapshot
-from argus.collect.tmux import collect_tmux, tmux_argv
+from argus.collect.tmux import collect_tmux, socket_path, tmux_argv
 from argus.config import Config, build_config
 from argus.context import Context, make_context
 from argus.model import ProcessInfo, Snapshot, TmuxSession
@@ -225,6 +225,8 @@ class TmuxServer:
 
     def kill_server(self) -> None:
         self.tmux("kill-server")
+        # tmux does not always unlink its socket when the server exits.
+        Path(socket_path(self.sock)).unlink(missing_ok=True)
 
 
 # --- runners ------------------------------------------------------------------------
@@ -285,7 +287,7 @@ class UnitState(NamedTuple):
 class HostState(NamedTuple):
     """What the guard tests compare before and after each decision."""
 
-    alive: dict[int, bool]  # every child this world spawned
+    alive: tuple[tuple[int, bool], ...]  # (pid, alive) of every child spawned, in order
     sessions: dict[str, str | None]  # tmux session name -> id
     units: dict[str, UnitState]
     canary: tuple[bytes, int] | None  # content and mtime_ns, None when gone
@@ -408,7 +410,9 @@ class World:
         except FileNotFoundError:
             canary = None
         return HostState(
-            alive={p.pid: alive(p.pid) for p in self.children.procs},
+            # A reaped child is dead whatever /proc says: its pid may be reused.
+            alive=tuple((p.pid, p.returncode is None and alive(p.pid))
+                        for p in self.children.procs),
             sessions={n: s.session_id for n, s in self.tmux.sessions().items()},
             units={u: self.unit_state(u) for u in UNITS} if self.manager is not None else {},
             canary=canary,

@@ -29,12 +29,13 @@ from standins.telegram_server import TelegramServer
 import argus.cycle
 from argus.cycle import run_once
 from argus.decide.advisor import MEMORY_FILE
+from argus.model import CycleReport
 
 T0 = 1_800_000_000.0
 
 
-def memory_key(report: object) -> str:
-    return next(p.key for p in report.problems if p.type == "memory")  # type: ignore[attr-defined]
+def memory_key(report: CycleReport) -> str:
+    return next(p.key for p in report.problems if p.type == "memory")
 
 
 def test_a_quiet_host_costs_no_call_and_writes_nothing(
@@ -247,3 +248,20 @@ def test_an_unreadable_prompt_file_falls_back_without_a_call(
     report = run_once(ctx, now=T0)
     assert report.mode == "fallback" and "cannot read llm.prompt_file" in report.llm["error"]
     assert anthropic_server.requests == []
+
+
+def test_a_bug_in_the_advisor_costs_the_advice_not_the_cycle(
+        tmp_path: Path, anthropic_server: AnthropicServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from argus.decide import prompt
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(prompt, "candidates", broken)
+    ctx = llm_context(tmp_path, llm_config(anthropic_server.url, thresholds=MEMORY_WARN))
+    report = run_once(ctx, now=T0)
+    assert report.status == "ok" and report.mode == "fallback"
+    assert report.llm["error"] == "internal: RuntimeError: boom"
+    # the policy's record of this cycle is still written
+    assert [(r["action_taken"], r["source"]) for r in records(ctx)] == [("log", "rules")]

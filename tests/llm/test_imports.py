@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from llm_helpers import ANTHROPIC_KEY, MEMORY_WARN, QUIET
 
@@ -31,12 +32,12 @@ print(json.dumps({"mode": report.mode, "llm": report.llm,
 """
 
 
-def run_cycle(tmp_path: Path, thresholds: dict[str, object]) -> dict[str, object]:
+def run_cycle(tmp_path: Path, thresholds: dict[str, Any]) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-c", SCRIPT, json.dumps(thresholds), str(tmp_path / "state"),
          "http://127.0.0.1:9", ANTHROPIC_KEY, json.dumps(HEAVY)],
         capture_output=True, text=True, timeout=60, check=True)
-    result: dict[str, object] = json.loads(out.stdout.splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.stdout.splitlines()[-1])
     return result
 
 
@@ -51,4 +52,4 @@ def test_a_cycle_that_asks_does_import_them(tmp_path: Path) -> None:
     # server on port 9, so the cycle falls back)
     result = run_cycle(tmp_path, MEMORY_WARN)
     assert result["mode"] == "fallback"
-    assert {"anthropic", "pydantic", "argus.decide.advisor"} <= set(result["loaded"])  # type: ignore[arg-type]
+    assert {"anthropic", "pydantic", "argus.decide.advisor"} <= set(result["loaded"])

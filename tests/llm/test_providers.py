@@ -266,3 +266,12 @@ def test_a_host_without_the_claude_cli_falls_back(
     ctx = llm_context(tmp_path, llm_config("", provider="claude-cli", thresholds=MEMORY_WARN))
     report = run_once(ctx)
     assert report.mode == "fallback" and "not installed" in report.llm["error"]
+
+
+def test_no_api_key_is_a_setup_error_and_a_fallback(
+        tmp_path: Path, anthropic_server: AnthropicServer) -> None:
+    config = llm_config(anthropic_server.url, thresholds=MEMORY_WARN)
+    config = config._replace(llm=config.llm._replace(api_key=""))
+    report = run_once(llm_context(tmp_path, config))
+    assert report.mode == "fallback" and report.llm["error"].startswith("setup")
+    assert anthropic_server.requests == []

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-import logging
 import os
 
 from argus.collect import system, units_memory, vmstat
@@ -33,11 +32,13 @@ if TYPE_CHECKING:
     from argus.context import Context
     from argus.model import MemoryInfo, ProcessInfo, ProcessSummary, ServiceInfo
 
-log = logging.getLogger(__name__)
-
 TOP_HOGS = 3
+MIN_HOG_PCT = 1.0  # % of RAM (or of the cgroup limit) a hog past the first must hold
 TOP_CULPRITS = 3
 SWAP_CANDIDATES = 5  # from the VmSwap pass, beside the top processes by RSS and CPU
+# A culprit holds at least this share of the candidates' swap plus their fault rate
+# (the score runs 0-2): bystanders with a few MB in swap are not named.
+MIN_CULPRIT_SHARE = 0.05
 MAX_SWEEP = 20_000  # /proc/PID/status files read at most in one VmSwap pass
 _GONE = (FileNotFoundError, ProcessLookupError, PermissionError)
 
@@ -132,14 +133,20 @@ def collect_diagnostics(
     cg = system.memory_cgroup(proc_root, ctx.sys_root)
     high = memory is not None and memory.pct >= t.memory_warn
     hogs: tuple[HogInfo, ...] = ()
-    limiting: str | None = None
+    # (directory, limit bytes) of the cgroup memory is judged against, if any.
+    limiting: tuple[str, int] | None = None
+    if memory is not None and memory.basis == "cgroup" and high:
+        found = system.limiting_cgroup(proc_root, ctx.sys_root, memory.total_bytes)
+        limiting = None if found is None else (found[1], found[2])
     if high and memory is not None and procs is not None:
-        hogs, limiting = find_hogs(ctx, memory, procs, now, cg, notes)
+        hogs = find_hogs(ctx, memory, procs, now, cg, limiting, notes)
     units: tuple[UnitMemory, ...] = ()
     if cg is not None:
         version, base, _ = cg
         if high:
-            units = units_memory.rank_units(version, base, mem_total)
+            # Inside a limit, the units that count are those under it.
+            start = limiting[0] if limiting is not None else base
+            units = units_memory.rank_units(version, base, mem_total, start=start)
         else:
             # One process per unit is enough to find the unit's cgroup, and the scan
             # already named each top process's unit.
@@ -156,36 +163,36 @@ def collect_diagnostics(
             now, cg)
     if sample is not None:
         vmstat.save_sample(path, sample, ctx.carry)
+    rel = None
+    if limiting is not None and cg is not None:
+        rp = os.path.relpath(limiting[0], cg[1])
+        rel = "/" if rp == "." else "/" + rp
     return paging, MemoryDiagnostics(basis=basis, hogs=hogs, units=units, culprits=culprits,
-                                     cgroup=limiting, notes=tuple(notes),
+                                     cgroup=rel, notes=tuple(notes),
                                      ranked_units=high, signals=over)
 
 
 def find_hogs(ctx: Context, memory: MemoryInfo, procs: ProcessSummary, now: float,
-              cg: tuple[int, str, str] | None,
-              notes: list[str]) -> tuple[tuple[HogInfo, ...], str | None]:
-    """The top hogs by RSS, and the limiting cgroup's path when ranked inside one.
+              cg: tuple[int, str, str] | None, limiting: tuple[str, int] | None,
+              notes: list[str]) -> tuple[HogInfo, ...]:
+    """The top hogs by RSS, ranked inside ``limiting`` (directory, limit) when given.
 
     Host basis: the top of the scan's RSS list. Cgroup basis: the processes of the
     limiting cgroup and its descendants (``cgroup.procs``), unless that cgroup is the
     root of what this /proc and cgroup mount show (a container with its own
     namespaces), where the scan's list is already the right one.
     """
-    limit: int | None = None
-    rel: str | None = None
     infos: list[ProcessInfo] = list(procs.top_rss[:TOP_HOGS])
-    if memory.basis == "cgroup" and cg is not None:
-        found = system.limiting_cgroup(ctx.proc_root, ctx.sys_root, memory.total_bytes)
-        if found is not None:
-            _, d, limit = found
-            at_root = os.path.realpath(d) == os.path.realpath(cg[1])
-            rel = "/" if at_root else "/" + os.path.relpath(d, cg[1])
-            if not at_root:
-                infos = _top_in_cgroup(ctx.proc_root, d, now)
-    hogs = []
-    for n, info in enumerate(infos):
-        hogs.append(_hog(ctx.proc_root, info, limit, cg, smaps=n == 0, notes=notes))
-    return tuple(hogs), rel
+    limit = limiting[1] if limiting is not None else None
+    if (limiting is not None and cg is not None
+            and os.path.realpath(limiting[0]) != os.path.realpath(cg[1])):
+        infos = _top_in_cgroup(ctx.proc_root, limiting[0], now)
+    # Past the first, a hog holds a real share (a 5 MB shell is not news).
+    base = limit or memory.total_bytes
+    infos = [i for n, i in enumerate(infos)
+             if n == 0 or not base or i.rss_bytes / base * 100 >= MIN_HOG_PCT]
+    return tuple(_hog(ctx.proc_root, info, limit, cg, smaps=n == 0, notes=notes)
+                 for n, info in enumerate(infos))
 
 
 def _top_in_cgroup(proc_root: str, cgroup_dir: str, now: float) -> list[ProcessInfo]:
@@ -288,6 +295,7 @@ def find_culprits(proc_root: str, procs: ProcessSummary | None,
                      hog.swap_bytes or 0, rate))
     total_swap = sum(r[1] for r in rows) or 1
     total_rate = sum(r[2] for r in rows) or 1.0
-    scored = sorted(rows, key=lambda r: r[1] / total_swap + r[2] / total_rate, reverse=True)
-    culprits = tuple(r[0] for r in scored if r[1] or r[2])[:TOP_CULPRITS]
-    return culprits, counters
+    scored = sorted(((r[1] / total_swap + r[2] / total_rate, r[0]) for r in rows),
+                    key=lambda sr: sr[0], reverse=True)
+    culprits = tuple(hog for score, hog in scored if score >= MIN_CULPRIT_SHARE)
+    return culprits[:TOP_CULPRITS], counters

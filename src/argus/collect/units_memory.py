@@ -55,7 +55,10 @@ def _unit_dir(base: str, path: str) -> str | None:
     """The directory of the innermost unit or container along ``path``; None if none."""
     parts = [p for p in path.split("/") if p and p not in (".", "..")]
     for i in range(len(parts), 0, -1):
-        if cgroup_label("/" + "/".join(parts[:i])) is not None:
+        # The unit's own directory, not a sub-cgroup it delegates (docker.service/x).
+        last = parts[i - 1]
+        if last.endswith((".service", ".scope")) or (
+                i >= 2 and _is_container(parts[i - 2], last)):
             return os.path.join(base, *parts[:i])
     return None
 
@@ -108,16 +111,17 @@ def _entry(base: str, d: str, version: int, mem_total: int,
                       mem_pct=usage / mem_total * 100 if mem_total else 0.0)
 
 
-def rank_units(version: int, base: str, mem_total: int, top: int = 5) -> tuple[UnitMemory, ...]:
+def rank_units(version: int, base: str, mem_total: int, top: int = 5,
+               start: str | None = None) -> tuple[UnitMemory, ...]:
     """The ``top`` units and containers holding the most memory, biggest first.
 
     Walks the memory hierarchy mounted at ``base`` (``/sys/fs/cgroup`` on v2,
-    ``/sys/fs/cgroup/memory`` on v1), reading the usage of every directory named
-    like a unit or a container; process counts are read for the winners only.
-    ``mem_total`` is host RAM in bytes, for ``mem_pct``.
+    ``/sys/fs/cgroup/memory`` on v1), or only the subtree at ``start``, reading the
+    usage of every directory named like a unit or a container; process counts are
+    read for the winners only. ``mem_total`` is host RAM in bytes, for ``mem_pct``.
     """
     found: list[tuple[int, str]] = []
-    stack = [(base, 0)]
+    stack = [(start or base, 0)]
     while stack:
         d, depth = stack.pop()
         try:
@@ -141,8 +145,9 @@ def rank_units(version: int, base: str, mem_total: int, top: int = 5) -> tuple[U
 
 
 def _is_container(parent: str, name: str) -> bool:
-    """A container's own cgroup: a 64-hex id (Docker, containerd, CRI-O, Kubernetes pod
-    containers) or any child of the LXC/machined parents, which use names."""
+    """A container's own cgroup: a long hex id (64 digits from Docker, containerd,
+    CRI-O and Kubernetes; 32 from some sandboxes) or any child of the LXC/machined
+    parents, which use names."""
     parent = os.path.basename(parent)
     if parent in ("lxc", "machine", "lxc.payload"):
         return True

@@ -35,7 +35,7 @@ import os
 import time
 
 from argus.context import Context
-from argus.model import ActionOutcome, Problem, Snapshot
+from argus.model import Action, ActionOutcome, Problem, Snapshot
 from argus.record import state
 from argus.timefmt import iso
 from argus.typing_lite import TYPE_CHECKING, NamedTuple
@@ -72,7 +72,24 @@ def idle_report() -> dict[str, Any]:
 def advise(ctx: Context, guard: Guard, snapshot: Snapshot, problems: list[Problem],
            dedup: DedupState, done: list[ActionOutcome], now: float, cycle_id: str,
            free_bytes: int | None) -> Advice:
-    """Judge this cycle if there is something to judge; see the module docstring."""
+    """Judge this cycle if there is something to judge; see the module docstring.
+
+    Never raises: the policy has already acted, and its records are written after
+    this returns, so a bug here must cost the advice, not the cycle.
+    """
+    try:
+        return _advise(ctx, guard, snapshot, problems, dedup, done, now, cycle_id,
+                       free_bytes)
+    except Exception as err:  # the watchdog must outlive its own bugs
+        log.exception("LLM advisor failed")
+        report = idle_report()
+        report["error"] = f"internal: {type(err).__name__}: {err}"[:300]
+        return Advice("fallback", report, [], [])
+
+
+def _advise(ctx: Context, guard: Guard, snapshot: Snapshot, problems: list[Problem],
+            dedup: DedupState, done: list[ActionOutcome], now: float, cycle_id: str,
+            free_bytes: int | None) -> Advice:
     cfg = ctx.config.llm
     report = idle_report()
     significant = [p for p in problems if RANK.get(p.severity, 0) >= 1 and p.type != "self"]
@@ -164,7 +181,7 @@ def _consult(ctx: Context, guard: Guard, snapshot: Snapshot, problems: list[Prob
     return Advice(mode, report, outcomes, extra)
 
 
-def _execute(ctx: Context, guard: Guard, actions: list[Any], by_key: dict[str, Problem],
+def _execute(ctx: Context, guard: Guard, actions: list[Action], by_key: dict[str, Problem],
              dedup: DedupState, now: float) -> list[ActionOutcome]:
     if not actions:
         return []
@@ -173,16 +190,14 @@ def _execute(ctx: Context, guard: Guard, actions: list[Any], by_key: dict[str, P
     return execute(ctx, guard, actions, by_key, [], dedup, now)
 
 
-def _shadow(guard: Guard, action: Any) -> ActionOutcome:
+def _shadow(guard: Guard, action: Action) -> ActionOutcome:
     why = guard.review(action)
     verdict = "the guard would allow it" if why is None else f"the guard would refuse it: {why}"
     return ActionOutcome(action, "skipped", f"shadow mode, not executed; {verdict}",
                          {"shadow": True, "guard": why or "allow"})
 
 
-def _alert_action(problem: Problem) -> Any:
-    from argus.model import Action
-
+def _alert_action(problem: Problem) -> Action:
     return Action("alert", None, "LLM advisor unavailable", "rules", problem.key,
                   problem.description)
 

@@ -26,7 +26,7 @@ import os
 
 from argus.act.guard import Guard
 from argus.config import Llm
-from argus.decide.policy import _cleanable_mounts
+from argus.decide.policy import _cleanable_mounts  # the policy's own notion, kept in one place
 from argus.decide.schema import Candidates
 from argus.model import Action, ActionOutcome, Problem, Snapshot
 from argus.sanitize import safe_text
@@ -121,9 +121,7 @@ def document(snapshot: Snapshot, problems: list[Problem], entries: dict[str, dic
              view: dict[str, list[Any]], why: list[str], now: float) -> dict[str, Any]:
     """The JSON document between the data markers (strings cleaned by user_message)."""
     keys = {p.key for p in problems}
-    return {
-        "host": snapshot.host,
-        "ts": snapshot.ts,
+    return {  # the host name is in the system prompt, the time in "for_s" and "ago_s"
         "why": why,
         "figures": _figures(snapshot, problems),
         "problems": [_problem(p, entries.get(p.key, {}), now) for p in problems],
@@ -152,8 +150,11 @@ def _figures(snapshot: Snapshot, problems: list[Problem]) -> dict[str, Any]:
 
 
 def _problem(p: Problem, entry: dict[str, Any], now: float) -> dict[str, Any]:
+    # Scalars only, and not the byte counts: the description has them, in MB or GB,
+    # at a third of the tokens.
     details = {k: v for k, v in p.details.items()
                if isinstance(v, (int, float, str)) and not isinstance(v, bool)
+               and not k.endswith("_bytes")
                and k not in ("device", "fstype", "since", "scope", "basis", "start_time")}
     first = entry.get("first_seen")
     return {"key": p.key, "severity": p.severity, "type": p.type, "description": p.description,
@@ -169,11 +170,12 @@ def _done(o: ActionOutcome) -> dict[str, Any]:
 
 
 def _past(h: dict[str, Any], keys: set[str], now: float) -> dict[str, Any]:
-    figures = {k: safe_text(str(v[1]), 70) for k, v in (h.get("problems") or {}).items()
+    # The head of each description holds its figures ("memory at 82% (...)").
+    figures = {k: safe_text(str(v[1]), 48) for k, v in (h.get("problems") or {}).items()
                if k in keys and isinstance(v, list) and len(v) == 2}
     past: dict[str, Any] = {"ago_s": int(now - float(h.get("ts", now))), "figures": figures}
     if h.get("assessment"):
-        past["assessment"] = safe_text(str(h["assessment"]), 160)
+        past["assessment"] = safe_text(str(h["assessment"]), 120)
     if h.get("actions"):
         past["actions"] = h["actions"][:6]
     return past

@@ -125,8 +125,10 @@ def _anthropic(cfg: Llm, system: str, user: str, schema: dict[str, Any], timeout
         raise _status_error(err.status_code, err.response.headers, err.message) from None
     except anthropic.APIResponseValidationError as err:
         raise ProviderError("invalid", f"response not understood: {err.message}") from None
-    except anthropic.AnthropicError as err:  # no credentials, and the like
+    except anthropic.AnthropicError as err:
         raise ProviderError("setup", str(err)) from None
+    except TypeError as err:  # the 2.x SDK's "Could not resolve authentication method"
+        raise ProviderError("setup", f"no credentials (ANTHROPIC_API_KEY): {err}") from None
     except ValueError as err:  # a body that is not JSON
         raise ProviderError("invalid", f"response is not JSON: {err}") from None
     usage = getattr(message, "usage", None)

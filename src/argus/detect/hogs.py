@@ -23,6 +23,7 @@ import re
 from argus.config import Config
 from argus.model import Problem, Snapshot
 from argus.model_diagnostics import HogInfo, MemoryDiagnostics, UnitMemory
+from argus.sanitize import safe_text
 from argus.typing_lite import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -58,21 +59,30 @@ def duration(seconds: float) -> str:
     return f"{s}s"
 
 
-def hog_text(h: HogInfo, *, limit: bool = True) -> str:
+def name(text: str | None) -> str:
+    """A comm or unit name as alert text: whoever started the process chose it, so
+    escapes, controls and bidi overrides are removed (argus.sanitize)."""
+    return safe_text(text or "", 80)
+
+
+def where(unit: str | None) -> str:
+    return f" [{name(unit)}]" if unit else ""
+
+
+def hog_text(h: HogInfo) -> str:
     """One process in a line: ``node pid 4242 1.0 GB (13% of RAM), up 5m, user app [x.service]``."""
     share = f"{h.mem_pct:.0f}% of RAM"
-    if limit and h.limit_pct is not None:
+    if h.limit_pct is not None:
         share += f", {h.limit_pct:.0f}% of the limit"
-    text = f"{h.name} pid {h.pid} {size(h.rss_bytes)} ({share}), up {duration(h.runtime_s)}, " \
-           f"user {h.user}"
-    return text + (f" [{h.unit}]" if h.unit else "")
+    return (f"{name(h.name)} pid {h.pid} {size(h.rss_bytes)} ({share}), "
+            f"up {duration(h.runtime_s)}, user {name(h.user)}{where(h.unit)}")
 
 
 def unit_text(u: UnitMemory) -> str:
     """``nginx.service holds 6.1 GB across 24 processes``."""
     count = "" if u.processes is None else (
         f" across {u.processes} process{'es' if u.processes != 1 else ''}")
-    return f"{u.unit} holds {size(u.memory_bytes)}{count}"
+    return f"{name(u.unit)} holds {size(u.memory_bytes)}{count}"
 
 
 def kill_candidate(hogs: tuple[HogInfo, ...], kill_allowed: tuple[str, ...]) -> HogInfo | None:
@@ -102,8 +112,8 @@ def _enrich(problem: Problem, diag: MemoryDiagnostics, config: Config) -> Proble
     parts = [problem.description]
     if diag.hogs:
         details["hogs"] = [h.to_details() for h in diag.hogs]
-        where = f" in {diag.cgroup}" if diag.basis == "cgroup" and diag.cgroup else ""
-        parts.append(f"top{where}: " + "; ".join(hog_text(h) for h in diag.hogs))
+        inside = f" in {name(diag.cgroup)}" if diag.basis == "cgroup" and diag.cgroup else ""
+        parts.append(f"top{inside}: " + "; ".join(hog_text(h) for h in diag.hogs))
         top = diag.hogs[0]
         if top.pss_bytes is not None or top.swap_bytes:
             extra = []
@@ -111,7 +121,7 @@ def _enrich(problem: Problem, diag: MemoryDiagnostics, config: Config) -> Proble
                 extra.append(f"PSS {size(top.pss_bytes)}")
             if top.swap_bytes:
                 extra.append(f"{size(top.swap_bytes)} in swap")
-            parts.append(f"{top.name} {', '.join(extra)}")
+            parts.append(f"{name(top.name)} {', '.join(extra)}")
     units = notable_units(diag)
     if units:
         details["units"] = [u._asdict() for u in units]
@@ -121,7 +131,7 @@ def _enrich(problem: Problem, diag: MemoryDiagnostics, config: Config) -> Proble
         details["kill_candidate"] = {
             "pid": candidate.pid, "name": candidate.name, "rss_bytes": candidate.rss_bytes,
             "start_ticks": candidate.start_ticks}
-        parts.append(f"kill candidate: {candidate.name} pid {candidate.pid} "
+        parts.append(f"kill candidate: {name(candidate.name)} pid {candidate.pid} "
                      "(matches processes.kill_allowed)")
     if diag.notes:
         details["diagnostic_notes"] = list(diag.notes)

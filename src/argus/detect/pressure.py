@@ -18,6 +18,7 @@ Memory pressure belongs to the thrashing rule (detect/swap.py).
 from __future__ import annotations
 
 from argus.config import Config
+from argus.detect.hogs import name, where
 from argus.model import Problem, Snapshot
 from argus.typing_lite import TYPE_CHECKING
 
@@ -84,6 +85,5 @@ def _cpu_context(snapshot: Snapshot, details: dict[str, Any]) -> str:
         details["top_cpu"] = [{"pid": p.pid, "name": p.name, "cpu_pct": round(p.cpu_pct, 1),
                                "unit": p.unit} for p in top]
         text += "; busiest: " + ", ".join(
-            f"{p.name} pid {p.pid} {p.cpu_pct:.0f}%" + (f" [{p.unit}]" if p.unit else "")
-            for p in top)
+            f"{name(p.name)} pid {p.pid} {p.cpu_pct:.0f}%{where(p.unit)}" for p in top)
     return text

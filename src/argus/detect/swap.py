@@ -20,7 +20,7 @@ major faults, and says what to do about it.
 from __future__ import annotations
 
 from argus.config import Config
-from argus.detect.hogs import hog_text, size
+from argus.detect.hogs import name, size, where
 from argus.model import Problem, Snapshot
 from argus.model_diagnostics import HogInfo
 from argus.typing_lite import TYPE_CHECKING
@@ -102,13 +102,15 @@ def _r(x: float | None) -> float | None:
 
 
 def _culprit_text(c: HogInfo) -> str:
-    bits = [hog_text(c, limit=False)]
+    """``java pid 2301 [tomcat.service]: 1.7 GB in swap, 1000 major faults/s, RSS 2.6 GB``."""
+    bits = []
     if c.swap_bytes:
         bits.append(f"{size(c.swap_bytes)} in swap")
     if c.majflt_per_s is not None:
         since = "" if c.majflt_basis == "interval" else " over its lifetime"
         bits.append(f"{c.majflt_per_s:.0f} major faults/s{since}")
-    return ", ".join(bits)
+    bits.append(f"RSS {size(c.rss_bytes)}")
+    return f"{name(c.name)} pid {c.pid}{where(c.unit)}: " + ", ".join(bits)
 
 
 def recommendations(culprits: tuple[HogInfo, ...], memory: MemoryInfo | None,
@@ -118,10 +120,10 @@ def recommendations(culprits: tuple[HogInfo, ...], memory: MemoryInfo | None,
     if culprits:
         c = culprits[0]
         unit = c.unit or ""
-        how = (f"cap {unit} with MemoryHigh=/MemoryMax= or restart it"
+        how = (f"cap {name(unit)} with MemoryHigh=/MemoryMax= or restart it"
                if unit.endswith(".service") else
                "restart it or cap its memory (a cgroup limit such as MemoryMax=)")
-        advice.append(f"{c.name} (pid {c.pid}) is the likeliest cause: {how}")
+        advice.append(f"{name(c.name)} (pid {c.pid}) is the likeliest cause: {how}")
     if memory is not None and memory.total_bytes:
         available_pct = memory.available_bytes / memory.total_bytes * 100
         if available_pct >= CACHE_RICH_PCT and (swappiness is None

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 
 from argus.errors import StateError
 from argus.model import Problem
@@ -159,13 +160,27 @@ def _round(x: float | None) -> float | None:
 
 
 def pack(pairs: list[tuple[int, float]]) -> bytes:
-    import struct
+    """(id, value) pairs as little-endian (uint32, float32), 8 bytes each.
 
-    return b"".join(struct.pack(PAIR, i, v) for i, v in pairs)
+    Through memoryview casts on a little-endian host (all that Argus runs on in
+    practice): importing ``struct`` would cost a one-shot cycle ~0.4 ms, a fifth of
+    the write. Elsewhere ``struct`` with an explicit byte order does the same.
+    """
+    if sys.byteorder != "little":  # pragma: no cover - no big-endian CI host
+        import struct
+
+        return b"".join(struct.pack(PAIR, i, v) for i, v in pairs)
+    buf = bytearray(PAIR_SIZE * len(pairs))
+    ids, values = memoryview(buf).cast("I"), memoryview(buf).cast("f")
+    for n, (sid, value) in enumerate(pairs):
+        ids[2 * n] = sid
+        values[2 * n + 1] = value
+    return bytes(buf)
 
 
 def unpack(blob: bytes | None) -> list[tuple[int, float]]:
-    import struct
+    """The pairs ``pack`` made."""
+    import struct  # readers and the hourly downsampling only: not every cycle
 
     return list(struct.iter_unpack(PAIR, blob)) if blob else []
 
@@ -240,10 +255,22 @@ def migrate(conn: Any, now: float) -> None:
 
 
 def series_ids(conn: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """Ids for (kind, name) keys, creating the missing ones: two statements in all."""
+    """Ids for (kind, name) keys, creating the missing ones.
+
+    One SELECT in the usual cycle, where every key exists already; new names (a new
+    process in the top list) cost an INSERT and a second SELECT.
+    """
+    ids = _select_ids(conn, keys)
+    missing = [k for k in keys if k not in ids]
+    if missing:
+        conn.executemany("INSERT OR IGNORE INTO series (kind, name) VALUES (?, ?)", missing)
+        ids.update(_select_ids(conn, missing))
+    return ids
+
+
+def _select_ids(conn: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
     if not keys:
         return {}
-    conn.executemany("INSERT OR IGNORE INTO series (kind, name) VALUES (?, ?)", keys)
     values = ", ".join("(?, ?)" for _ in keys)  # placeholders only: values are bound
     rows = conn.execute("SELECT kind, name, id FROM series WHERE (kind, name) IN "  # noqa: S608
                         f"(VALUES {values})", [x for k in keys for x in k]).fetchall()

@@ -120,7 +120,8 @@ def read_series(path: str, kind: str, name: str, since: float = 0.0,
         while at >= 0 and at % PAIR_SIZE:
             at = blob.find(key, at + 1)
         if at >= 0:
-            out.append((float(ts), value_at(blob, at + 4)[0]))
+            # float32 holds ~7 significant digits; show no more than it has.
+            out.append((float(ts), float(f"{value_at(blob, at + 4)[0]:.7g}")))
     return out
 
 

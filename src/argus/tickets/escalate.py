@@ -41,7 +41,7 @@ from argus.act.guard import HOST_ACTIONS
 from argus.context import Context
 from argus.model import Problem
 from argus.record.dedup import RANK, DedupState, Resolution
-from argus.tickets.ledger import EscalationState, state_path
+from argus.tickets.ledger import EscalationState, locked, state_path
 from argus.timefmt import iso
 from argus.typing_lite import TYPE_CHECKING
 
@@ -106,6 +106,12 @@ class Escalation:
         self.created = 0
 
     def run(self) -> None:
+        # One escalation at a time per state dir (the daemon and a one-shot run may
+        # overlap): the lookup-then-create below must not race with another's.
+        with locked(state_path(self.ctx)):
+            self._run()
+
+    def _run(self) -> None:
         st = EscalationState(state_path(self.ctx))
         if st.problem:
             log.warning("%s", st.problem)
@@ -292,16 +298,16 @@ class Escalation:
     # --- resolution and closing ---------------------------------------------------
 
     def _track_resolution(self, st: EscalationState) -> None:
-        for res in self.resolutions:
-            entry = st.beads.get(res.key)
-            if entry is not None:
-                entry["resolved_at"] = float(res.entry.get("resolved_at") or self.now)
+        """``resolved_at`` of each bead's problem: when dedup resolved it (this cycle's
+        resolutions included), None while it is active, even if unseen this cycle
+        because its collector failed (absence proves nothing then)."""
         for key, entry in st.beads.items():
-            known = self.dedup.entries.get(key)
-            if key in self.problems or (known is not None and known.get("active")):
-                entry["resolved_at"] = None  # back again (or still there, unseen)
-            elif known is None and entry.get("resolved_at") is None:
-                entry["resolved_at"] = self.now  # dedup forgot it: long gone
+            known = self.dedup.entries.get(key) or {}
+            if key in self.problems or known.get("active"):
+                entry["resolved_at"] = None
+            elif entry.get("resolved_at") is None:
+                # dedup forgets a key 24 h after it was last seen: long gone, then
+                entry["resolved_at"] = float(known.get("resolved_at") or self.now)
 
     def _close_due(self, st: EscalationState) -> None:
         cfg = self.ctx.config.beads

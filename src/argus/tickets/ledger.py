@@ -15,8 +15,10 @@ cycle.py looks for the file to decide whether a quiet cycle has a bead to close.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+from collections.abc import Iterator
 
 from argus.context import Context
 from argus.record import state
@@ -31,6 +33,18 @@ STATE_NAME = "beads.json"
 
 def state_path(ctx: Context) -> str:
     return os.path.join(ctx.paths.state_dir, STATE_NAME)
+
+
+@contextlib.contextmanager
+def locked(path: str) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``<path>.lock`` (a sidecar whose inode never
+    changes, unlike the state file that ``os.replace`` swaps; see notify/outbox.py)."""
+    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 class EscalationState:
