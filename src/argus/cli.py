@@ -100,9 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitStatus.OK
     except Exception as err:  # never a traceback for the user; the log has it
-        import logging
+        from argus.logs import get_logger
 
-        logging.getLogger("argus").debug("internal error", exc_info=True)
+        get_logger("argus").debug("internal error", exc_info=True)
         print(f"argus: internal error: {type(err).__name__}: {err}", file=sys.stderr)
         return ExitStatus.FAILED
 

@@ -7,7 +7,6 @@ self-monitoring that notices when Argus itself keeps failing.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 
@@ -15,6 +14,7 @@ from argus.collect import collect_snapshot
 from argus.context import Context
 from argus.decide import policy
 from argus.detect.rules import collector_for, detect
+from argus.logs import get_logger
 from argus.model import ActionOutcome, CycleReport, Problem, Snapshot, to_jsonable
 from argus.record import registry, selfmon, state
 from argus.record.dedup import DedupState
@@ -25,7 +25,7 @@ from argus.typing_lite import TYPE_CHECKING
 if TYPE_CHECKING:
     from typing import Any
 
-log = logging.getLogger("argus.cycle")
+log = get_logger("argus.cycle")
 
 LOW_DISK_BYTES = 100 * 1024 * 1024  # under this, skip what is expensive or large
 

@@ -11,7 +11,6 @@ Under systemd (``Type=notify``) the loop reports READY, STATUS and WATCHDOG over
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import threading
@@ -21,9 +20,9 @@ from types import FrameType
 from argus.context import Context
 from argus.cycle import run_cycle
 from argus.errors import ExitStatus
-from argus.logs import set_stderr_level
+from argus.logs import INFO, get_logger, set_stderr_level
 
-log = logging.getLogger("argus.daemon")
+log = get_logger("argus.daemon")
 
 
 class _Stop:
@@ -59,7 +58,7 @@ def sd_notify(message: str) -> None:
 
 
 def run_daemon(ctx: Context, max_cycles: int = 0) -> int:
-    set_stderr_level(logging.INFO)
+    set_stderr_level(INFO)
     stop = _Stop()
     signal.signal(signal.SIGTERM, stop.handle)
     signal.signal(signal.SIGINT, stop.handle)

@@ -1,124 +1,96 @@
-"""Logging: ``logs/argus.log`` rotated at 10 MB x 3 backups, plus stderr for the journal.
+"""Logging for Argus modules, without importing ``logging`` until something is logged.
 
-Every record passes a filter that masks the configured secrets, so a bot token that
-sneaks into an exception message (the Telegram URL contains it) never reaches disk.
+Why: a one-shot cycle started by a timer must cost about as much CPU as the bash
+collectors it replaces, and importing ``logging`` (with traceback, tokenize,
+threading, string...) costs about 4 ms of that ~30 ms budget, on a quiet cycle that
+logs nothing. So every module logs through ``get_logger(name)``, a small stand-in
+that imports ``logging`` and applies ``setup_logging``'s settings (the handlers in
+``argus.logsetup``) on its first real call. Once ``logging`` is loaded (by Argus or
+by anyone else, a test runner included), calls go straight to the stdlib loggers.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import time
+import sys
 
 from argus.typing_lite import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import logging
     from collections.abc import Iterable
+    from typing import Any
 
-MAX_BYTES = 10 * 1024 * 1024
-BACKUPS = 3
+DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40  # the stdlib's numeric levels
 
-
-class RedactSecrets(logging.Filter):
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from argus.redact import redact
-
-        message = record.getMessage()
-        cleaned = redact(message, self.secrets)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        if record.exc_info:
-            # Render the traceback now, redacted, instead of letting the handler
-            # format the raw exception text (which may hold a token) later.
-            text = logging.Formatter().formatException(record.exc_info)
-            record.exc_text = redact(text, self.secrets)
-            record.exc_info = None
-        return True
-
-
-class _NoTraceback(logging.Formatter):
-    """For the terminal: one line per message; the traceback goes to the log file."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        saved = record.exc_info, record.exc_text
-        record.exc_info, record.exc_text = None, None
-        try:
-            return super().format(record)
-        finally:
-            record.exc_info, record.exc_text = saved
+_pending: dict[str, Any] | None = None  # setup_logging's arguments, not yet applied
+_verbose = False
 
 
 def setup_logging(logs_dir: str | None, *, verbose: bool = False, quiet: bool = False,
                   secrets: Iterable[str] = ()) -> None:
-    root = logging.getLogger("argus")
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
-    formatter = logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s",
-                                  "%Y-%m-%dT%H:%M:%SZ")
-    formatter.converter = time.gmtime
-    redactor = RedactSecrets(secrets)
-
-    stderr = logging.StreamHandler()
-    stderr.setLevel(logging.DEBUG if verbose else (logging.ERROR if quiet else logging.WARNING))
-    stderr.setFormatter(_NoTraceback("argus: %(levelname)s: %(message)s"))
-    stderr.addFilter(redactor)
-    root.addHandler(stderr)
-    if logs_dir is None:
-        return
-    handler = _LazyRotatingFile(os.path.join(logs_dir, "argus.log"))
-    handler.setLevel(logging.DEBUG if verbose else logging.INFO)
-    handler.setFormatter(formatter)
-    handler.addFilter(redactor)
-    root.addHandler(handler)
+    """Log to ``logs_dir/argus.log`` (if given) and stderr, once anything is logged."""
+    global _pending, _verbose
+    _pending = {"logs_dir": logs_dir, "verbose": verbose, "quiet": quiet,
+                "secrets": tuple(secrets)}
+    _verbose = verbose
+    if "logging" in sys.modules:
+        _load()
 
 
-class _LazyRotatingFile(logging.Handler):
-    """``RotatingFileHandler`` (10 MB x 3), created on the first record.
+def _load() -> Any:
+    global _pending
+    import logging
 
-    Importing ``logging.handlers`` pulls in socket, pickle and more (about 6 ms of
-    CPU here); a quiet one-shot cycle logs nothing to the file and should not pay
-    that. A directory that cannot be created falls back to stderr, with one warning.
-    """
+    if _pending is not None:
+        from argus.logsetup import apply
 
-    def __init__(self, path: str) -> None:
-        super().__init__()
-        self.path = path
-        self.target: logging.Handler | None = None
-        self.failed = False
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.target is None:
-            if self.failed:
-                return
-            try:
-                from logging.handlers import RotatingFileHandler
-
-                os.makedirs(os.path.dirname(self.path), mode=0o750, exist_ok=True)
-                self.target = RotatingFileHandler(self.path, maxBytes=MAX_BYTES,
-                                                  backupCount=BACKUPS, encoding="utf-8")
-            except OSError as err:
-                self.failed = True
-                logging.getLogger("argus").warning(
-                    "cannot open the log file %s (%s); logging to stderr only",
-                    self.path, err.strerror)
-                return
-            self.target.setFormatter(self.formatter or logging.Formatter())
-        self.target.handle(record)
-
-    def close(self) -> None:
-        if self.target is not None:
-            self.target.close()
-        super().close()
+        settings, _pending = _pending, None
+        apply(**settings)
+    return logging
 
 
 def set_stderr_level(level: int) -> None:
     """The daemon logs INFO to stderr (the journal); a one-shot run keeps it quiet."""
-    for handler in logging.getLogger("argus").handlers:
-        if type(handler) is logging.StreamHandler:
-            handler.setLevel(level)
+    _load()
+    from argus.logsetup import set_stderr_level as set_level
+
+    set_level(level)
+
+
+class Logger:
+    """The part of ``logging.Logger`` Argus uses, loading logging on first use."""
+
+    __slots__ = ("_real", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._real: logging.Logger | None = None
+
+    def _logger(self) -> logging.Logger:
+        if self._real is None or _pending is not None:
+            self._real = _load().getLogger(self.name)
+        return self._real
+
+    def log(self, level: int, msg: object, *args: object, exc_info: bool = False) -> None:
+        if level > DEBUG or _verbose or "logging" in sys.modules:
+            # stacklevel: the record names the module that called debug()/info()...
+            self._logger().log(level, msg, *args, exc_info=exc_info, stacklevel=3)
+
+    def debug(self, msg: object, *args: object, exc_info: bool = False) -> None:
+        self.log(DEBUG, msg, *args, exc_info=exc_info)
+
+    def info(self, msg: object, *args: object, exc_info: bool = False) -> None:
+        self.log(INFO, msg, *args, exc_info=exc_info)
+
+    def warning(self, msg: object, *args: object, exc_info: bool = False) -> None:
+        self.log(WARNING, msg, *args, exc_info=exc_info)
+
+    def error(self, msg: object, *args: object, exc_info: bool = False) -> None:
+        self.log(ERROR, msg, *args, exc_info=exc_info)
+
+    def exception(self, msg: object, *args: object) -> None:
+        self.log(ERROR, msg, *args, exc_info=True)
+
+
+def get_logger(name: str) -> Logger:
+    return Logger(name)

@@ -16,17 +16,25 @@ import re
 # OSC/DCS/SOS/PM/APC = ESC ']' | 'P' | 'X' | '^' | '_' ... up to BEL or ST (ESC '\');
 # any other ESC is followed by one character (e.g. ESC 'c', a full terminal reset).
 # The 8-bit C1 forms (0x9B CSI, 0x9D OSC) are decoded by some terminals too.
-_ANSI = re.compile(
+_ANSI_PATTERN = (
     r"""
     (?: \x1b\[ | \x9b ) [\x30-\x3f]* [\x20-\x2f]* [\x40-\x7e]?     # CSI
   | (?: \x1b[\]PX^_] | [\x9d\x90\x98\x9e\x9f] ) .*? (?: \x07 | \x1b\\ | \x9c | \Z )  # OSC etc.
   | \x1b [\x20-\x7e]?                                             # two-char escapes
-    """,
-    re.VERBOSE | re.DOTALL,
+    """
 )
 # C0 controls, DEL, C1 controls, and the Unicode bidi controls (LRM/RLM,
 # embeddings/overrides U+202A-U+202E, isolates U+2066-U+2069).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_PATTERN = "[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+_compiled: list[re.Pattern[str]] = []
+
+
+def _patterns() -> list[re.Pattern[str]]:
+    """Compiled on first need: most text is plain, and compiling costs ~1 ms at import."""
+    if not _compiled:
+        _compiled.append(re.compile(_ANSI_PATTERN, re.VERBOSE | re.DOTALL))
+        _compiled.append(re.compile(_CONTROL_PATTERN))
+    return _compiled
 ELLIPSIS = "…"
 
 
@@ -47,7 +55,8 @@ def safe_text(s: str | bytes, limit: int) -> str:
         s = s[:budget]
     text = s.decode("utf-8", "replace") if isinstance(s, bytes) else s
     if not text.isprintable():  # the common case (plain text) skips both regexes
-        text = _CONTROL.sub("?", _ANSI.sub("", text))
+        ansi, control = _patterns()
+        text = control.sub("?", ansi.sub("", text))
     if cut or len(text) > limit:
         text = text[: limit - 1] + ELLIPSIS
     return text

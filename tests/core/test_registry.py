@@ -106,3 +106,16 @@ def test_query_filters_by_time_type_and_severity(tmp_path: Path) -> None:
     assert len(query(path, since_s=86400, now=now, ptype="disk")) == 2
     assert len(query(path, since_s=86400, now=now, ptype="disk", severity="critical")) == 1
     assert len(query(path, since_s=7 * 86400, now=now, limit=2)) == 2
+
+
+def test_modules_log_through_the_lazy_facade_only() -> None:
+    # A module that logged through a stdlib logger directly would bypass the deferred
+    # setup (argus.logs) and lose its messages: only logsetup may import logging
+    # for handlers, and telegram for the HTTP libraries' own loggers.
+    import pathlib
+    import re
+
+    src = pathlib.Path(__file__).parents[2] / "src" / "argus"
+    offenders = [str(p.relative_to(src)) for p in src.rglob("*.py")
+                 if re.search(r"^\w+ = logging\.getLogger", p.read_text(), re.M)]
+    assert offenders == []

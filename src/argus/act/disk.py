@@ -20,7 +20,6 @@ raised. Progress goes to the ``argus.act.disk`` log every 10,000 files.
 from __future__ import annotations
 
 import errno
-import logging
 import math
 import os
 import pwd
@@ -32,8 +31,9 @@ from fnmatch import fnmatchcase
 from typing import NamedTuple
 
 from argus.errors import ActionError
+from argus.logs import get_logger
 
-log = logging.getLogger("argus.act.disk")
+log = get_logger("argus.act.disk")
 
 DAY_S = 86400.0
 PROGRESS_EVERY = 10_000  # files examined between two progress lines (the issue asks for them)

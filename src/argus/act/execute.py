@@ -9,11 +9,10 @@ carries what was tried.
 
 from __future__ import annotations
 
-import logging
-
 from argus.act.guard import Guard
 from argus.context import Context
 from argus.decide.policy import follow_up
+from argus.logs import get_logger
 from argus.model import Action, ActionOutcome, Problem
 from argus.record.dedup import DedupState, Resolution
 from argus.timefmt import iso
@@ -22,7 +21,7 @@ from argus.typing_lite import TYPE_CHECKING
 if TYPE_CHECKING:
     from typing import Any
 
-log = logging.getLogger("argus.act")
+log = get_logger("argus.act")
 
 
 def execute(ctx: Context, guard: Guard, actions: list[Action], problems: dict[str, Problem],

@@ -16,10 +16,10 @@ takes none: its safe list is hard-coded.
 
 from __future__ import annotations
 
-import logging
 import os
 
 from argus.context import Context
+from argus.logs import get_logger
 from argus.model import (
     ACTION_TYPES,
     Action,
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from argus.act.backoff import RestartBackoff
 
-log = logging.getLogger("argus.guard")
+log = get_logger("argus.guard")
 
 # Per cycle, per action type: a model answer with 500 proposals cannot turn into 500
 # side effects. Generous for what the policy itself does in one cycle.

@@ -6,10 +6,10 @@ mountinfo has the device number and the mount's root, which bind-mount dedup nee
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 
+from argus.logs import get_logger
 from argus.model import DiskInfo
 from argus.typing_lite import TYPE_CHECKING, NamedTuple
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TypeAlias
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # Filesystems that hold no user data, so can't "fill up": kernel interfaces, and
 # read-only images that are always 100% full by construction (snaps are squashfs,

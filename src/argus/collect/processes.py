@@ -16,12 +16,12 @@ processes that are nobody's orphans pays nothing for the orphan rules.
 from __future__ import annotations
 
 import heapq
-import logging
 import os
 import pwd
 import re
 import time
 
+from argus.logs import get_logger
 from argus.model import ProcessInfo, ProcessSummary
 from argus.sanitize import safe_text
 from argus.typing_lite import TYPE_CHECKING, NamedTuple
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from typing import Any
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 CMDLINE_LIMIT = 300  # characters kept of a command line
 # Orphans keep more of theirs: the orphan rules are matched against exactly this text
 # (here and again in detect/orphans.py), so an argument far down a long command line

@@ -6,13 +6,13 @@ trees under ``tests/fixtures`` can stand in for Linux states this host can't pro
 
 from __future__ import annotations
 
-import logging
 import os
 
 from argus.errors import CollectError
+from argus.logs import get_logger
 from argus.model import CpuInfo, MemoryInfo
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # cgroup v1 reports "no limit" as PAGE_COUNTER_MAX in bytes, rounded down to a page:
 # 9223372036854771712 on x86-64 with 4 KiB pages. Anything this large is "unlimited".

@@ -10,16 +10,16 @@ processes that were swap-culprit candidates then.
 
 from __future__ import annotations
 
-import logging
 import os
 
+from argus.logs import get_logger
 from argus.model_diagnostics import PagingInfo
 from argus.typing_lite import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Any
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 SAMPLE_FILE = "vmstat-sample.json"
 SAMPLE_VERSION = 1

@@ -30,11 +30,11 @@ last 24 h (the budget), pending judgements and the unavailability clock.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 
 from argus.context import Context
+from argus.logs import get_logger
 from argus.model import Action, ActionOutcome, Problem, Snapshot
 from argus.record import state
 from argus.timefmt import iso
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from argus.decide.schema import Review
     from argus.record.dedup import DedupState
 
-log = logging.getLogger("argus.advisor")
+log = get_logger("argus.advisor")
 
 MEMORY_FILE = "llm-memory.json"
 MEMORY_CYCLES = 6  # cycles remembered; decide/prompt.py shows the last 3 of them

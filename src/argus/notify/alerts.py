@@ -20,12 +20,12 @@ log as ``ALERT <text>``, nothing is queued and nothing fails.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from argus.config import Telegram
+from argus.logs import get_logger
 from argus.notify.outbox import Item, Outbox, make_item
 from argus.notify.telegram import Delivery, format_alert, send_message
 from argus.redact import redact
@@ -33,7 +33,7 @@ from argus.redact import redact
 if TYPE_CHECKING:
     import httpx
 
-log = logging.getLogger("argus.alerts")
+log = get_logger("argus.alerts")
 
 BUDGET_S = 120.0  # at most this long sending per run: well inside the 300 s default interval
 

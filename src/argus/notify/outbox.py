@@ -24,15 +24,15 @@ from __future__ import annotations
 
 import fcntl
 import json
-import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from argus.logs import get_logger
 from argus.record import registry, state
 
-log = logging.getLogger("argus.outbox")
+log = get_logger("argus.outbox")
 
 DEFAULT_CAP = 1000  # at 1 alert every 5 minutes, three and a half days of outage
 KINDS = ("alert", "resolved", "self")

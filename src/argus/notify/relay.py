@@ -21,12 +21,12 @@ Nothing is retried from that file: it is the record of what Relay did not take.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 
 from argus.act.guard import HOST_ACTIONS
 from argus.config import Relay
+from argus.logs import INFO, WARNING, get_logger
 from argus.record import registry
 from argus.sanitize import safe_text
 from argus.typing_lite import TYPE_CHECKING
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from argus.model import Problem
     from argus.runner import Runner
 
-log = logging.getLogger("argus.relay")
+log = get_logger("argus.relay")
 
 FALLBACK_NAME = "relay-fallback.jsonl"
 EVENT_FIELDS = ("severity", "type", "description", "action_taken", "action_result",
@@ -130,7 +130,7 @@ def publish(config: Relay, run: Runner, state_dir: str,
               if error is not None]
     if missed:
         path = fallback_path(config, state_dir)
-        level = logging.INFO if not config.enabled else logging.WARNING
+        level = INFO if not config.enabled else WARNING
         log.log(level, "relay: %d event(s) appended to %s (%s)", len(missed), path,
                 missed[0]["relay_error"])
         try:

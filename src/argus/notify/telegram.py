@@ -23,13 +23,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from argus.logs import RedactSecrets
+from argus.logs import get_logger
+from argus.logsetup import RedactSecrets
 from argus.redact import redact
 
 if TYPE_CHECKING:
     import httpx
 
-log = logging.getLogger("argus.telegram")
+log = get_logger("argus.telegram")
 
 MAX_CHARS = 4096  # Bot API: "Text of the message to be sent, 1-4096 characters"
 TRUNCATED = "\n… [truncated]"

@@ -26,11 +26,11 @@ The read API is in record/history_read.py.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sys
 
 from argus.errors import StateError
+from argus.logs import get_logger
 from argus.model import Problem
 from argus.typing_lite import TYPE_CHECKING
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from argus.context import Context
     from argus.model import Snapshot
 
-log = logging.getLogger("argus.history")
+log = get_logger("argus.history")
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 0.5  # how long a cycle waits for another writer before skipping its row

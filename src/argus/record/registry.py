@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import fcntl
 import json
-import logging
 import os
 
+from argus.logs import get_logger
 from argus.typing_lite import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any
 
-log = logging.getLogger("argus.registry")
+log = get_logger("argus.registry")
 
 # The roadmap's eight fields come first and always appear, in this order.
 FIELDS = ("ts", "severity", "type", "description", "action_taken", "action_result",

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 
+from argus.logs import get_logger
 from argus.typing_lite import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Any
 
-log = logging.getLogger("argus.state")
+log = get_logger("argus.state")
 
 
 def write_json(path: str, data: Any, *, durable: bool = True) -> None:

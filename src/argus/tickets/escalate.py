@@ -34,11 +34,11 @@ a bd failure is logged and written to the affected records' ``details.bead_error
 
 from __future__ import annotations
 
-import logging
 import os
 
 from argus.act.guard import HOST_ACTIONS
 from argus.context import Context
+from argus.logs import get_logger
 from argus.model import Problem
 from argus.record.dedup import RANK, DedupState, Resolution
 from argus.tickets.ledger import EscalationState, locked, state_path
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
     from argus.tickets.beads import BdClient, BeadsError
 
-log = logging.getLogger("argus.tickets")
+log = get_logger("argus.tickets")
 
 DAY_S = 24 * 3600
 RECUR_AFTER = 3  # episodes in 24 h that make a problem "recurring" (the roadmap's 3)
