@@ -62,6 +62,31 @@ def build_parser() -> argparse.ArgumentParser:
                           help="at most N records, newest last (default all)")
     problems.add_argument("--json", action="store_true", help="JSON lines, as stored")
 
+    patterns = sub.add_parser("patterns", formatter_class=_Formatter,
+                              help="patterns in the registry and the metrics history")
+    patterns.add_argument("--window", default="7d", metavar="DUR",
+                          help="how far back, e.g. 7d, 30d (default 7d)")
+    patterns.add_argument("--json", action="store_true", help="print the patterns as JSON")
+    patterns.add_argument("--create-beads", action="store_true",
+                          help="file the day's summary bead (once per pattern per day)")
+
+    stats = sub.add_parser("stats", formatter_class=_Formatter,
+                           help="problem and action statistics, as JSON or Prometheus metrics")
+    stats.add_argument("--since", metavar="DUR",
+                       help="how far back: 24h, 7d, 30d or all "
+                            "(default 7d for json, all for prometheus)")
+    stats.add_argument("--format", choices=("json", "prometheus"), default="json",
+                       help="json (upstream's fields, default) or prometheus (text format)")
+    stats.add_argument("--output", metavar="FILE",
+                       help="write FILE atomically instead of printing (for node_exporter's "
+                            "textfile collector)")
+
+    summary = sub.add_parser("summary", formatter_class=_Formatter,
+                             help="the daily health summary")
+    summary.add_argument("--send", action="store_true",
+                         help="send it: Relay, else Telegram, else the summary fallback file")
+    summary.add_argument("--json", action="store_true", help="print it as JSON")
+
     config = sub.add_parser("config", formatter_class=_Formatter,
                             help="validate or print the effective config")
     config_sub = config.add_subparsers(dest="config_command", metavar="check|show",
@@ -76,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", formatter_class=_Formatter,
                             help="check what Argus can use on this host")
     doctor.add_argument("--json", action="store_true")
+
+    serve = sub.add_parser("serve", formatter_class=_Formatter,
+                           help="the dashboard, /metrics, /api/... and /healthz over HTTP")
+    serve.add_argument("--listen", metavar="HOST:PORT",
+                       help="where to listen (default web.listen, 127.0.0.1:9847); "
+                            "anything but loopback needs web.token")
     return parser
 
 
@@ -110,7 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def dispatch(args: argparse.Namespace) -> int:
     from argus.config import load_config
 
-    config = load_config(args.config)
+    # The state directory is known early when given on the command line or in the
+    # environment (the systemd units set it): the parsed config is cached there.
+    config = load_config(args.config,
+                         cache_dir=args.state_dir or os.environ.get("ARGUS_STATE_DIR"))
     if args.command == "config":
         return config_command(args, config)
     from argus.context import make_context, resolve_state_dir
@@ -132,10 +166,26 @@ def dispatch(args: argparse.Namespace) -> int:
         return run_daemon(ctx)
     if args.command == "problems":
         return problems_command(ctx, args)
+    if args.command == "patterns":
+        from argus.analyze.patterns_emit import patterns_command
+
+        return patterns_command(ctx, args)
+    if args.command == "stats":
+        from argus.analyze.stats import stats_command
+
+        return stats_command(ctx, args)
+    if args.command == "summary":
+        from argus.analyze.summary import summary_command
+
+        return summary_command(ctx, args)
     if args.command == "doctor":
         from argus.doctor import doctor_command
 
         return doctor_command(ctx, as_json=args.json)
+    if args.command == "serve":
+        from argus.web.server import serve
+
+        return serve(ctx, args.listen)
     raise UsageError(f"unknown command {args.command}")
 
 

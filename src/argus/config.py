@@ -391,13 +391,26 @@ def find_config_file(explicit: str | None, env: Mapping[str, str]) -> str | None
     return None
 
 
-def load_config(explicit: str | None = None, env: Mapping[str, str] | None = None) -> Config:
-    """Read the config file (if any) and apply environment overrides."""
+def load_config(explicit: str | None = None, env: Mapping[str, str] | None = None,
+                cache_dir: str | None = None) -> Config:
+    """Read the config file (if any) and apply environment overrides.
+
+    With ``cache_dir`` (the state directory, when known before the config is read),
+    the parsed file is cached there; see argus.config_cache.
+    """
     env = os.environ if env is None else env
     path = find_config_file(explicit, env)
     data: dict[str, Any] = {}
     if path is not None:
-        data = _read_toml(path)
+        from argus import config_cache
+
+        cached = config_cache.load(path, cache_dir) if cache_dir else None
+        if cached is not None:
+            data = cached
+        else:
+            data = _read_toml(path)
+            if cache_dir:
+                config_cache.store(path, cache_dir, data)
     return build_config(data, path or "built-in defaults", env)
 
 

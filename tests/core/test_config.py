@@ -196,3 +196,20 @@ def test_a_unit_name_with_a_trailing_newline_is_refused() -> None:
     # regression: `$` in a regex matches before a trailing newline
     with pytest.raises(ConfigError, match="not a valid systemd unit"):
         build_config({"services": {"systemd": ["x.service\n"]}}, "f", {})
+
+
+def test_the_parsed_config_is_cached_and_a_change_is_seen(tmp_path: Path) -> None:
+    path = tmp_path / "argus.toml"
+    path.write_text("interval = 60\n")
+    cache = tmp_path / "state"
+    assert load_config(str(path), env={}, cache_dir=str(cache)).interval == 60
+    assert (cache / "config-cache.json").exists()
+    assert load_config(str(path), env={}, cache_dir=str(cache)).interval == 60
+    path.write_text("interval = 120\n")  # a new size and mtime: parsed again
+    assert load_config(str(path), env={}, cache_dir=str(cache)).interval == 120
+    path.write_text("interval = -1\n")  # validation runs on cached data too
+    with pytest.raises(ConfigError, match="greater than 0"):
+        load_config(str(path), env={}, cache_dir=str(cache))
+    (cache / "config-cache.json").write_text("{garbage")
+    path.write_text("interval = 90\n")
+    assert load_config(str(path), env={}, cache_dir=str(cache)).interval == 90
