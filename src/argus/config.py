@@ -351,6 +351,7 @@ ENV: dict[str, tuple[str | None, str, Converter]] = {
     "ARGUS_RELAY_TIMEOUT": ("relay", "timeout", _positive),
     "ARGUS_RELAY_FALLBACK_FILE": ("relay", "fallback_file", _str),
     "ARGUS_BEADS_WORKDIR": ("beads", "workdir", _str),
+    "ARGUS_WEB_TOKEN": ("web", "token", _str),  # added by Argus: a secret, from the env
 }
 _FIELD_ALIASES = {("relay", "from"): "sender"}
 
