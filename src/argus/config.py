@@ -8,350 +8,152 @@ errors too, because a typo in a threshold must not silently fall back to a defau
 from __future__ import annotations
 
 import os
-import re
 
+from argus.config_convert import (
+    boolean,
+    choice,
+    integer,
+    listen,
+    nonneg_int,
+    percent,
+    positive,
+    positive_int,
+    regex_list,
+    show,
+    string,
+    string_list,
+    unit_list,
+)
+from argus.config_types import (
+    Beads,
+    Config,
+    Dedup,
+    DiskCleanup,
+    History,
+    HttpProbe,
+    Llm,
+    Memory,
+    OrphanRule,
+    Processes,
+    Relay,
+    Restart,
+    Services,
+    TcpProbe,
+    Telegram,
+    Thresholds,
+    Tmux,
+    Web,
+)
 from argus.errors import ConfigError
-from argus.typing_lite import TYPE_CHECKING, NamedTuple
+from argus.typing_lite import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any, TypeAlias
 
+# The records live in config_types; they are part of this module's interface.
+__all__ = [
+    "Beads",
+    "Config",
+    "ConfigError",
+    "Dedup",
+    "DiskCleanup",
+    "History",
+    "HttpProbe",
+    "Llm",
+    "Memory",
+    "OrphanRule",
+    "Processes",
+    "Relay",
+    "Restart",
+    "Services",
+    "TcpProbe",
+    "Telegram",
+    "Thresholds",
+    "Tmux",
+    "Web",
+    "build_config",
+    "find_config_file",
+    "load_config",
+    "redacted",
+]
+
 SEARCH_PATHS = ("/etc/argus/argus.toml",)
 
 
-class Thresholds(NamedTuple):
-    memory_warn: float = 80.0
-    memory_crit: float = 90.0
-    disk_warn: float = 80.0
-    disk_crit: float = 90.0
-    swap_warn: float = 50.0
-    load_per_core_warn: float = 2.0
-    swap_io_thrash_mb_s: float = 10.0
-    zombies_warn: int = 20
-    # PSI (Documentation/accounting/psi.rst), % of wall time over the last 60 s,
-    # each sustained over 2 samples (detect/swap.py, detect/pressure.py).
-    psi_memory_full_warn: float = 10.0  # all non-idle tasks stalled on memory
-    psi_cpu_warn: float = 50.0  # some runnable task waited for a CPU
-    psi_io_warn: float = 30.0  # some task waited for I/O
-
-
-class HttpProbe(NamedTuple):
-    name: str
-    url: str
-    timeout: float = 5.0
-    expect_status: int = 0  # 0: any status below 400 is healthy
-
-
-class TcpProbe(NamedTuple):
-    name: str
-    host: str
-    port: int
-    timeout: float = 5.0
-
-
-class Services(NamedTuple):
-    scope: str = "system"
-    systemd: tuple[str, ...] = ()
-    restart_allowed: tuple[str, ...] = ()
-    http: tuple[HttpProbe, ...] = ()
-    tcp: tuple[TcpProbe, ...] = ()
-    timeout: float = 10.0  # seconds for one batched `systemctl show`
-
-
-class OrphanRule(NamedTuple):
-    pattern: str
-    after: int
-
-
-class Processes(NamedTuple):
-    kill_allowed: tuple[str, ...] = ("node", "claude", "codex")
-    orphans: tuple[OrphanRule, ...] = (OrphanRule("node.*--test", 3),)
-    top_n: int = 10
-
-
-class Memory(NamedTuple):
-    kill_hog_at: float = 0.0
-
-
-class Tmux(NamedTuple):
-    sockets: tuple[str, ...] = ("default",)
-    kill_allowed: tuple[str, ...] = ()
-    timeout: float = 5.0
-
-
-class Dedup(NamedTuple):
-    window: int = 3600
-
-
-class Restart(NamedTuple):
-    second_delay: int = 60
-    third_delay: int = 300
-    cooldown: int = 3600
-
-
-class DiskCleanup(NamedTuple):
-    max_age_days: float = 7.0
-
-
-class History(NamedTuple):
-    retention_days: int = 30
-
-
-class Telegram(NamedTuple):
-    chat_id: str = ""
-    api_base: str = "https://api.telegram.org"
-    token: str = ""  # only from TELEGRAM_BOT_TOKEN, never from the file
-    timeout: float = 10.0
-    retries: int = 3
-
-
-class Llm(NamedTuple):
-    provider: str = "none"
-    model: str = "claude-haiku-4-5"
-    base_url: str = ""
-    mode: str = "act"
-    timeout: float = 60.0
-    review_every: int = 0
-    max_calls_per_hour: int = 12
-    max_tokens_per_day: int = 200000
-    alert_after: int = 3600
-    api_key: str = ""  # only from ANTHROPIC_API_KEY
-    prompt_file: str = ""  # "" = the shipped src/argus/prompts/system.md
-
-
-class Beads(NamedTuple):
-    enabled: bool = True
-    workdir: str = ""
-    timeout: float = 10.0
-    auto_close: bool = True
-    close_after: int = 3600
-
-
-class Relay(NamedTuple):
-    enabled: bool = False
-    bin: str = "relay"
-    to: str = "athena"
-    sender: str = "argus"  # the `from` key; `from` is a Python keyword
-    timeout: float = 5.0
-    fallback_file: str = ""
-
-
-class Web(NamedTuple):
-    listen: str = "127.0.0.1:9847"
-    token: str = ""
-
-
-class Config(NamedTuple):
-    source: str = "built-in defaults"  # the file the values came from
-    state_dir: str = ""
-    interval: int = 300
-    dry_run: bool = False
-    collector_timeout: float = 15.0
-    thresholds: Thresholds = Thresholds()
-    services: Services = Services()
-    processes: Processes = Processes()
-    memory: Memory = Memory()
-    tmux: Tmux = Tmux()
-    dedup: Dedup = Dedup()
-    restart: Restart = Restart()
-    disk_cleanup: DiskCleanup = DiskCleanup()
-    history: History = History()
-    telegram: Telegram = Telegram()
-    llm: Llm = Llm()
-    beads: Beads = Beads()
-    relay: Relay = Relay()
-    web: Web = Web()
-
-
 SECRET_KEYS = {("telegram", "token"), ("llm", "api_key"), ("web", "token")}
-
-# --- converters: each returns the value or raises ValueError(why) ---------------
-
-
-def _int(v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise ValueError(f"expected an integer, got {_show(v)}")
-    return v
-
-
-def _nonneg_int(v: Any) -> int:
-    n = _int(v)
-    if n < 0:
-        raise ValueError(f"must not be negative, got {n}")
-    return n
-
-
-def _positive_int(v: Any) -> int:
-    n = _int(v)
-    if n <= 0:
-        raise ValueError(f"must be greater than 0, got {n}")
-    return n
-
-
-def _number(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ValueError(f"expected a number, got {_show(v)}")
-    return float(v)
-
-
-def _positive(v: Any) -> float:
-    x = _number(v)
-    if x <= 0:
-        raise ValueError(f"must be greater than 0, got {v}")
-    return x
-
-
-def _nonneg(v: Any) -> float:
-    x = _number(v)
-    if x < 0:
-        raise ValueError(f"must not be negative, got {v}")
-    return x
-
-
-def _percent(v: Any) -> float:
-    x = _number(v)
-    if not 0 <= x <= 100:
-        raise ValueError(f"must be a percentage between 0 and 100, got {v}")
-    return x
-
-
-def _bool(v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise ValueError(f"expected true or false, got {_show(v)}")
-    return v
-
-
-def _str(v: Any) -> str:
-    if not isinstance(v, str):
-        raise ValueError(f"expected a string, got {_show(v)}")
-    return v
-
-
-def _str_list(v: Any) -> tuple[str, ...]:
-    if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
-        raise ValueError(f"expected a list of strings, got {_show(v)}")
-    return tuple(v)
-
-
-def _regex_list(v: Any) -> tuple[str, ...]:
-    items = _str_list(v)
-    for pattern in items:
-        try:
-            re.compile(pattern)
-        except re.error as err:
-            raise ValueError(f"invalid regular expression {pattern!r}: {err}") from None
-    return items
-
-
-UNIT_RE = re.compile(
-    r"^[A-Za-z0-9:_.@\\-]+\.(service|socket|timer|target|mount|path|scope|slice)$")
-
-
-def _unit_list(v: Any) -> tuple[str, ...]:
-    items = _str_list(v)
-    for unit in items:
-        if not UNIT_RE.fullmatch(unit) or unit.startswith("-") or ".." in unit:
-            raise ValueError(f"not a valid systemd unit name: {unit!r} (e.g. nginx.service)")
-    return items
-
-
-def _choice(*options: str) -> Callable[[Any], str]:
-    def convert(v: Any) -> str:
-        s = _str(v)
-        if s not in options:
-            raise ValueError(f"must be one of {', '.join(options)}, got {s!r}")
-        return s
-
-    return convert
-
-
-def _listen(v: Any) -> str:
-    s = _str(v)
-    host, sep, port = s.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"expected HOST:PORT, got {s!r}")
-    return s
-
-
-def _show(v: Any) -> str:
-    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            list: "a list", dict: "a table"}.get(type(v), type(v).__name__)
-    text = repr(v)
-    return f"{kind} ({text[:40]})"
-
 
 Converter: TypeAlias = "Callable[[Any], Any]"
 
 # The schema: section -> key -> converter. Tables of tables are handled below.
 TOP: dict[str, Converter] = {
-    "state_dir": _str,
-    "interval": _positive_int,
-    "dry_run": _bool,
-    "collector_timeout": _positive,
+    "state_dir": string,
+    "interval": positive_int,
+    "dry_run": boolean,
+    "collector_timeout": positive,
 }
 SECTIONS: dict[str, tuple[type, dict[str, Converter]]] = {
     "thresholds": (Thresholds, {
-        "memory_warn": _percent, "memory_crit": _percent,
-        "disk_warn": _percent, "disk_crit": _percent,
-        "swap_warn": _percent, "load_per_core_warn": _positive,
-        "swap_io_thrash_mb_s": _positive, "zombies_warn": _positive_int,
-        "psi_memory_full_warn": _percent, "psi_cpu_warn": _percent, "psi_io_warn": _percent,
+        "memory_warn": percent, "memory_crit": percent,
+        "disk_warn": percent, "disk_crit": percent,
+        "swap_warn": percent, "load_per_core_warn": positive,
+        "swap_io_thrash_mb_s": positive, "zombies_warn": positive_int,
+        "psi_memory_full_warn": percent, "psi_cpu_warn": percent, "psi_io_warn": percent,
     }),
     "services": (Services, {
-        "scope": _choice("system", "user"), "systemd": _unit_list,
-        "restart_allowed": _unit_list, "timeout": _positive,
+        "scope": choice("system", "user"), "systemd": unit_list,
+        "restart_allowed": unit_list, "timeout": positive,
     }),
-    "processes": (Processes, {"kill_allowed": _regex_list, "top_n": _positive_int}),
-    "memory": (Memory, {"kill_hog_at": _percent}),
-    "tmux": (Tmux, {"sockets": _str_list, "kill_allowed": _regex_list, "timeout": _positive}),
-    "dedup": (Dedup, {"window": _nonneg_int}),
+    "processes": (Processes, {"kill_allowed": regex_list, "top_n": positive_int}),
+    "memory": (Memory, {"kill_hog_at": percent}),
+    "tmux": (Tmux, {"sockets": string_list, "kill_allowed": regex_list, "timeout": positive}),
+    "dedup": (Dedup, {"window": nonneg_int}),
     "restart": (Restart, {
-        "second_delay": _nonneg_int, "third_delay": _nonneg_int, "cooldown": _nonneg_int,
+        "second_delay": nonneg_int, "third_delay": nonneg_int, "cooldown": nonneg_int,
     }),
-    "disk_cleanup": (DiskCleanup, {"max_age_days": _positive}),
-    "history": (History, {"retention_days": _positive_int}),
+    "disk_cleanup": (DiskCleanup, {"max_age_days": positive}),
+    "history": (History, {"retention_days": positive_int}),
     "telegram": (Telegram, {
-        "chat_id": _str, "api_base": _str, "timeout": _positive, "retries": _nonneg_int,
+        "chat_id": string, "api_base": string, "timeout": positive, "retries": nonneg_int,
     }),
     "llm": (Llm, {
-        "provider": _choice("none", "anthropic", "claude-cli", "openai"),
-        "model": _str, "base_url": _str, "mode": _choice("off", "shadow", "act"),
-        "timeout": _positive, "review_every": _nonneg_int,
-        "max_calls_per_hour": _nonneg_int, "max_tokens_per_day": _nonneg_int,
-        "alert_after": _nonneg_int, "prompt_file": _str,
+        "provider": choice("none", "anthropic", "claude-cli", "openai"),
+        "model": string, "base_url": string, "mode": choice("off", "shadow", "act"),
+        "timeout": positive, "review_every": nonneg_int,
+        "max_calls_per_hour": nonneg_int, "max_tokens_per_day": nonneg_int,
+        "alert_after": nonneg_int, "prompt_file": string,
     }),
     "beads": (Beads, {
-        "enabled": _bool, "workdir": _str, "timeout": _positive,
-        "auto_close": _bool, "close_after": _nonneg_int,
+        "enabled": boolean, "workdir": string, "timeout": positive,
+        "auto_close": boolean, "close_after": nonneg_int,
     }),
     "relay": (Relay, {
-        "enabled": _bool, "bin": _str, "to": _str, "from": _str,
-        "timeout": _positive, "fallback_file": _str,
+        "enabled": boolean, "bin": string, "to": string, "from": string,
+        "timeout": positive, "fallback_file": string,
     }),
-    "web": (Web, {"listen": _listen, "token": _str}),
+    "web": (Web, {"listen": listen, "token": string}),
 }
 
 # Environment overrides keep upstream Argus's names, so its argus.env keeps working.
 ENV: dict[str, tuple[str | None, str, Converter]] = {
-    "TELEGRAM_BOT_TOKEN": ("telegram", "token", _str),
-    "TELEGRAM_CHAT_ID": ("telegram", "chat_id", _str),
-    "ARGUS_TELEGRAM_API_BASE": ("telegram", "api_base", _str),
-    "ANTHROPIC_API_KEY": ("llm", "api_key", _str),
-    "ARGUS_INTERVAL": (None, "interval", _positive_int),
-    "ARGUS_DEDUP_WINDOW": ("dedup", "window", _nonneg_int),
-    "ARGUS_DISK_CLEAN_MAX_AGE_DAYS": ("disk_cleanup", "max_age_days", _positive),
-    "ARGUS_RESTART_BACKOFF_SECOND_DELAY": ("restart", "second_delay", _nonneg_int),
-    "ARGUS_RESTART_BACKOFF_THIRD_DELAY": ("restart", "third_delay", _nonneg_int),
-    "ARGUS_RESTART_COOLDOWN_SECONDS": ("restart", "cooldown", _nonneg_int),
-    "ARGUS_RELAY_ENABLED": ("relay", "enabled", _bool),
-    "ARGUS_RELAY_BIN": ("relay", "bin", _str),
-    "ARGUS_RELAY_TO": ("relay", "to", _str),
-    "ARGUS_RELAY_FROM": ("relay", "from", _str),
-    "ARGUS_RELAY_TIMEOUT": ("relay", "timeout", _positive),
-    "ARGUS_RELAY_FALLBACK_FILE": ("relay", "fallback_file", _str),
-    "ARGUS_BEADS_WORKDIR": ("beads", "workdir", _str),
-    "ARGUS_WEB_TOKEN": ("web", "token", _str),  # added by Argus: a secret, from the env
+    "TELEGRAM_BOT_TOKEN": ("telegram", "token", string),
+    "TELEGRAM_CHAT_ID": ("telegram", "chat_id", string),
+    "ARGUS_TELEGRAM_API_BASE": ("telegram", "api_base", string),
+    "ANTHROPIC_API_KEY": ("llm", "api_key", string),
+    "ARGUS_INTERVAL": (None, "interval", positive_int),
+    "ARGUS_DEDUP_WINDOW": ("dedup", "window", nonneg_int),
+    "ARGUS_DISK_CLEAN_MAX_AGE_DAYS": ("disk_cleanup", "max_age_days", positive),
+    "ARGUS_RESTART_BACKOFF_SECOND_DELAY": ("restart", "second_delay", nonneg_int),
+    "ARGUS_RESTART_BACKOFF_THIRD_DELAY": ("restart", "third_delay", nonneg_int),
+    "ARGUS_RESTART_COOLDOWN_SECONDS": ("restart", "cooldown", nonneg_int),
+    "ARGUS_RELAY_ENABLED": ("relay", "enabled", boolean),
+    "ARGUS_RELAY_BIN": ("relay", "bin", string),
+    "ARGUS_RELAY_TO": ("relay", "to", string),
+    "ARGUS_RELAY_FROM": ("relay", "from", string),
+    "ARGUS_RELAY_TIMEOUT": ("relay", "timeout", positive),
+    "ARGUS_RELAY_FALLBACK_FILE": ("relay", "fallback_file", string),
+    "ARGUS_BEADS_WORKDIR": ("beads", "workdir", string),
+    "ARGUS_WEB_TOKEN": ("web", "token", string),  # added by Argus: a secret, from the env
 }
 _FIELD_ALIASES = {("relay", "from"): "sender"}
 
@@ -359,14 +161,14 @@ _FIELD_ALIASES = {("relay", "from"): "sender"}
 def _env_value(raw: str, convert: Converter) -> Any:
     """Environment values are strings: read them as the converter expects."""
     text = raw.strip()
-    if convert is _bool:
+    if convert is boolean:
         lowered = text.lower()
         if lowered in ("1", "true", "yes", "on"):
             return True
         if lowered in ("0", "false", "no", "off", ""):
             return False
         raise ValueError(f"expected true or false, got {raw!r}")
-    if convert in (_str,):
+    if convert in (string,):
         return raw
     try:
         return int(text)
@@ -441,7 +243,7 @@ def build_config(data: Mapping[str, Any], file: str, env: Mapping[str, str]) -> 
             values[key] = _convert(file, key, TOP[key], value)
         elif key in SECTIONS:
             if not isinstance(value, dict):
-                raise ConfigError(file, key, f"expected a table [{key}], got {_show(value)}")
+                raise ConfigError(file, key, f"expected a table [{key}], got {show(value)}")
             sections[key] = _section(file, key, value)
         else:
             raise ConfigError(file, key, f"unknown key (known: {', '.join(_known_top())})")
@@ -494,7 +296,7 @@ def _section(file: str, name: str, table: Mapping[str, Any]) -> dict[str, Any]:
 
 def _tables(file: str, dotted: str, value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
-        raise ConfigError(file, dotted, f"expected a list of tables, got {_show(value)}")
+        raise ConfigError(file, dotted, f"expected a list of tables, got {show(value)}")
     return value
 
 
@@ -519,14 +321,14 @@ def _probes(file: str, dotted: str, kind: str, value: Any) -> tuple[Any, ...]:
         where = f"{dotted}[{i}]"
         if kind == "http":
             fields = _fields(file, where, table, {
-                "name": _str, "url": _str, "timeout": _positive, "expect_status": _nonneg_int,
+                "name": string, "url": string, "timeout": positive, "expect_status": nonneg_int,
             }, ("name", "url"))
             if not fields["url"].startswith(("http://", "https://")):
                 raise ConfigError(file, f"{where}.url", "must start with http:// or https://")
             probes.append(HttpProbe(**fields))
         else:
             fields = _fields(file, where, table, {
-                "name": _str, "host": _str, "port": _int, "timeout": _positive,
+                "name": string, "host": string, "port": integer, "timeout": positive,
             }, ("name", "host", "port"))
             if not 0 < fields["port"] < 65536:
                 raise ConfigError(file, f"{where}.port", f"must be 1-65535, got {fields['port']}")
@@ -541,9 +343,9 @@ def _orphans(file: str, dotted: str, value: Any) -> tuple[OrphanRule, ...]:
     rules = []
     for i, table in enumerate(_tables(file, dotted, value)):
         where = f"{dotted}[{i}]"
-        fields = _fields(file, where, table, {"pattern": _str, "after": _positive_int},
+        fields = _fields(file, where, table, {"pattern": string, "after": positive_int},
                          ("pattern",))
-        _convert(file, f"{where}.pattern", _regex_list, [fields["pattern"]])
+        _convert(file, f"{where}.pattern", regex_list, [fields["pattern"]])
         rules.append(OrphanRule(fields["pattern"], fields.get("after", 3)))
     return tuple(rules)
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from argus.collect.services import collect_units
-from argus.config import UNIT_RE
+from argus.config_convert import UNIT_RE
 from argus.errors import CollectError
 from argus.model import ServiceInfo
 from argus.runner import Runner
