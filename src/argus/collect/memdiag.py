@@ -22,6 +22,7 @@ import os
 
 from argus.collect import system, units_memory, vmstat
 from argus.collect.processes import read_process, read_stat
+from argus.collect.procfs import read_file
 from argus.model_diagnostics import HogInfo, MemoryDiagnostics, PagingInfo, UnitMemory
 from argus.typing_lite import TYPE_CHECKING
 
@@ -42,13 +43,6 @@ MIN_CULPRIT_SHARE = 0.05
 MAX_SWEEP = 20_000  # /proc/PID/status files read at most in one VmSwap pass
 _GONE = (FileNotFoundError, ProcessLookupError, PermissionError)
 
-
-def _read(path: str) -> bytes:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.read(fd, 65536)
-    finally:
-        os.close(fd)
 
 
 def kib_field(data: bytes, name: bytes) -> int | None:
@@ -71,7 +65,7 @@ def majflt(proc_root: str, pid: int) -> tuple[int, int] | None:
     may hold spaces and ')', so fields are counted after the last ')'.
     """
     try:
-        data = _read(f"{proc_root}/{pid}/stat")
+        data = read_file(f"{proc_root}/{pid}/stat")
         f = data[data.rindex(b")") + 2:].split()
         return int(f[19]), int(f[9])
     except (*_GONE, ValueError, IndexError):
@@ -223,13 +217,13 @@ def _hog(proc_root: str, info: ProcessInfo, limit: int | None,
     pss: int | None = None
     # A process that exited since the scan keeps the scan's figures.
     with contextlib.suppress(*_GONE):
-        swap = kib_field(_read(f"{proc_root}/{info.pid}/status"), b"VmSwap")
+        swap = kib_field(read_file(f"{proc_root}/{info.pid}/status"), b"VmSwap")
     if smaps:
         # proc(5) smaps_rollup (Linux 4.14+): the sums of /proc/PID/smaps. Pss shares
         # each shared page among its users; Swap counts shmem too, which VmSwap leaves
         # out. Reading it needs ptrace-read access (PTRACE_MODE_READ_FSCREDS).
         try:
-            rollup = _read(f"{proc_root}/{info.pid}/smaps_rollup")
+            rollup = read_file(f"{proc_root}/{info.pid}/smaps_rollup")
             pss = kib_field(rollup, b"Pss")
             swap = kib_field(rollup, b"Swap") or swap
         except OSError as err:
@@ -253,7 +247,7 @@ def _swap_sweep(proc_root: str) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            swap = kib_field(_read(f"{proc_root}/{entry.name}/status"), b"VmSwap")
+            swap = kib_field(read_file(f"{proc_root}/{entry.name}/status"), b"VmSwap")
         except OSError:
             continue
         if swap:

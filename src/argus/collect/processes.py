@@ -21,6 +21,7 @@ import pwd
 import re
 import time
 
+from argus.collect.procfs import read_file
 from argus.logs import get_logger
 from argus.model import ProcessInfo, ProcessSummary
 from argus.sanitize import safe_text
@@ -57,14 +58,6 @@ class ProcStat(NamedTuple):
     rss_pages: int  # (24)
 
 
-def _read(path: str) -> bytes:
-    """One open+read+close; /proc files are generated whole on the first read."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.read(fd, 65536)
-    finally:
-        os.close(fd)
-
 
 def _parse_stat(pid: int, data: bytes) -> ProcStat:
     # proc(5): comm is "(name)" but the name itself may contain ") (" and spaces
@@ -86,7 +79,7 @@ def is_kernel_thread(st: ProcStat) -> bool:
 
 def _btime(proc_root: str) -> float:
     """Boot time, epoch seconds: the ``btime`` line of proc(5) /proc/stat."""
-    for line in _read(f"{proc_root}/stat").splitlines():
+    for line in read_file(f"{proc_root}/stat").splitlines():
         if line.startswith(b"btime "):
             return float(line.split()[1])
     raise ValueError(f"{proc_root}/stat: no btime line")
@@ -94,7 +87,7 @@ def _btime(proc_root: str) -> float:
 
 def _mem_total(proc_root: str) -> int:
     """MemTotal in bytes (proc(5): kB in meminfo means KiB)."""
-    for line in _read(f"{proc_root}/meminfo").splitlines():
+    for line in read_file(f"{proc_root}/meminfo").splitlines():
         if line.startswith(b"MemTotal:"):
             return int(line.split()[1]) * 1024
     raise ValueError(f"{proc_root}/meminfo: no MemTotal line")
@@ -102,7 +95,7 @@ def _mem_total(proc_root: str) -> int:
 
 def _uptime(proc_root: str) -> float | None:
     try:
-        return float(_read(f"{proc_root}/uptime").split()[0])
+        return float(read_file(f"{proc_root}/uptime").split()[0])
     except (OSError, ValueError, IndexError):
         return None
 
@@ -169,10 +162,10 @@ def _details(proc_root: str, st: ProcStat, cpu_pct: float, btime: float, clk: in
     """
     base = f"{proc_root}/{st.pid}"
     if cmdline is None:
-        cmdline = _read(f"{base}/cmdline")
-    uid = _uid(_read(f"{base}/status"))
+        cmdline = read_file(f"{base}/cmdline")
+    uid = _uid(read_file(f"{base}/status"))
     try:
-        unit = unit_from_cgroup(_read(f"{base}/cgroup"))
+        unit = unit_from_cgroup(read_file(f"{base}/cgroup"))
     except FileNotFoundError:  # a kernel without cgroups
         unit = None
     start = btime + st.starttime / clk
@@ -202,7 +195,7 @@ def _scan(proc_root: str) -> list[ProcStat]:
         if not name.isdigit():
             continue
         try:
-            append(_parse_stat(int(name), _read(f"{proc_root}/{name}/stat")))
+            append(_parse_stat(int(name), read_file(f"{proc_root}/{name}/stat")))
         except _GONE:  # exited between readdir and open (or hidepid=1)
             continue
         except (ValueError, IndexError):  # empty or truncated: it died mid-read
@@ -253,7 +246,7 @@ def _orphans(proc_root: str, stats: list[ProcStat],
         if st.pid <= 1 or st.state == "Z" or (st.ppid != 1 and st.ppid not in managers):
             continue
         try:
-            raw = _read(f"{proc_root}/{st.pid}/cmdline")
+            raw = read_file(f"{proc_root}/{st.pid}/cmdline")
         except _GONE:
             continue
         text = cmdline_text(raw, ORPHAN_CMDLINE_LIMIT)
@@ -354,7 +347,7 @@ def collect_processes(
 def read_stat(proc_root: str, pid: int) -> ProcStat | None:
     """The parsed /proc/PID/stat of ``pid`` (one read); None if it is gone."""
     try:
-        return _parse_stat(pid, _read(f"{proc_root}/{pid}/stat"))
+        return _parse_stat(pid, read_file(f"{proc_root}/{pid}/stat"))
     except (*_GONE, ValueError, IndexError):
         return None
 
@@ -382,7 +375,7 @@ def read_process(
     """
     clk = os.sysconf("SC_CLK_TCK")
     try:
-        st = _parse_stat(pid, _read(f"{proc_root}/{pid}/stat"))
+        st = _parse_stat(pid, read_file(f"{proc_root}/{pid}/stat"))
         if is_kernel_thread(st):
             return None
         if btime is None:

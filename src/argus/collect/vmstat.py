@@ -10,8 +10,7 @@ processes that were swap-culprit candidates then.
 
 from __future__ import annotations
 
-import os
-
+from argus.collect.procfs import read_file
 from argus.logs import get_logger
 from argus.model_diagnostics import PagingInfo
 from argus.typing_lite import TYPE_CHECKING
@@ -28,13 +27,6 @@ MiB = 1024 * 1024
 FIELDS = (b"pswpin", b"pswpout", b"pgmajfault")
 
 
-def _read(path: str) -> bytes:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.read(fd, 65536)
-    finally:
-        os.close(fd)
-
 
 def read_vmstat(proc_root: str) -> dict[str, int]:
     """``pswpin``, ``pswpout`` (pages) and ``pgmajfault`` (faults) since boot.
@@ -44,7 +36,7 @@ def read_vmstat(proc_root: str) -> dict[str, int]:
     swapped. Raises OSError when the file itself is missing.
     """
     out = {"pswpin": 0, "pswpout": 0, "pgmajfault": 0}
-    for line in _read(f"{proc_root}/vmstat").splitlines():
+    for line in read_file(f"{proc_root}/vmstat").splitlines():
         name, _, value = line.partition(b" ")
         if name in FIELDS:
             try:
@@ -57,7 +49,7 @@ def read_vmstat(proc_root: str) -> dict[str, int]:
 def read_swappiness(proc_root: str) -> int | None:
     """/proc/sys/vm/swappiness (0-200 since Linux 5.8, 0-100 before); None if unreadable."""
     try:
-        return int(_read(f"{proc_root}/sys/vm/swappiness").strip())
+        return int(read_file(f"{proc_root}/sys/vm/swappiness").strip())
     except (OSError, ValueError):
         return None
 
@@ -65,7 +57,7 @@ def read_swappiness(proc_root: str) -> int | None:
 def read_boot_id(proc_root: str) -> str | None:
     """proc(5) /proc/sys/kernel/random/boot_id: counters restart with every boot."""
     try:
-        return _read(f"{proc_root}/sys/kernel/random/boot_id").decode("ascii").strip()
+        return read_file(f"{proc_root}/sys/kernel/random/boot_id").decode("ascii").strip()
     except (OSError, UnicodeDecodeError):
         return None
 
