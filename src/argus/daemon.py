@@ -24,6 +24,12 @@ from argus.logs import INFO, get_logger, set_stderr_level
 
 log = get_logger("argus.daemon")
 
+# The daily pattern run (analyze/patterns_emit.py) waits this long after the daemon
+# starts, so a restart does not run it at once, then follows patterns.jsonl: due when
+# the last recorded run is a day old. A failed run is retried an hour later.
+PATTERNS_FIRST_DELAY_S = 3600.0
+PATTERNS_RETRY_S = 3600.0
+
 
 class _Stop:
     def __init__(self) -> None:
@@ -68,6 +74,7 @@ def run_daemon(ctx: Context, max_cycles: int = 0) -> int:
     sd_notify("READY=1")
     cycles = 0
     next_start = time.monotonic()
+    next_patterns = next_start + PATTERNS_FIRST_DELAY_S
     while not stop.event.is_set():
         report = run_cycle(ctx)
         cycles += 1
@@ -77,6 +84,8 @@ def run_daemon(ctx: Context, max_cycles: int = 0) -> int:
                      report.duration_ms)
             sd_notify(f"WATCHDOG=1\nSTATUS=last cycle {report.status}, "
                       f"{len(report.problems)} problems")
+        if time.monotonic() >= next_patterns:
+            next_patterns = time.monotonic() + _daily_patterns(ctx)
         if max_cycles and cycles >= max_cycles:
             break
         # Fixed-rate schedule: a slow cycle does not push every later one back.
@@ -88,3 +97,18 @@ def run_daemon(ctx: Context, max_cycles: int = 0) -> int:
     sd_notify("STOPPING=1")
     log.info("argus daemon stopped after %d cycles", cycles)
     return ExitStatus.OK
+
+
+def _daily_patterns(ctx: Context) -> float:
+    """Run the pattern analysis if a day has passed; seconds until the next check.
+
+    Imported lazily (a daemon pays for it once a day) and never raises: a bug or a
+    full disk there must not stop the watchdog's cycles.
+    """
+    try:
+        from argus.analyze.patterns_emit import run_if_due
+
+        return run_if_due(ctx, ctx.clock())
+    except Exception:
+        log.exception("daily pattern analysis failed; retrying in an hour")
+        return PATTERNS_RETRY_S
