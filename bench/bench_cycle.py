@@ -159,6 +159,7 @@ def daemon_cycles(make_ctx: Callable[[], Any], cycles: int) -> list[float]:
     from argus.cycle import run_cycle
 
     ctx = make_ctx()
+    ctx.carry["daemon"] = True  # as run_daemon sets it: cross-cycle state in memory
     for _ in range(3):  # warm-up: imports, first CPU sample, first alerts
         run_cycle(ctx)
     costs = []

@@ -68,6 +68,9 @@ def run_daemon(ctx: Context, max_cycles: int = 0) -> int:
     stop = _Stop()
     signal.signal(signal.SIGTERM, stop.handle)
     signal.signal(signal.SIGINT, stop.handle)
+    # Cross-cycle state stays in memory: what one-shot runs must persist in files
+    # each cycle (the vmstat sample, the history connection) is kept here instead.
+    ctx.carry["daemon"] = True
     interval = ctx.config.interval
     log.info("argus daemon started: every %ds, state in %s%s", interval, ctx.paths.state_dir,
              " (dry run)" if ctx.dry_run else "")

@@ -83,6 +83,8 @@ def save_sample(path: str, sample: dict[str, Any], carry: dict[str, Any]) -> Non
     a nicety, the cycle must go on.
     """
     carry["vmstat_sample"] = sample
+    if carry.get("daemon"):
+        return  # the daemon keeps it in memory; only one-shot runs need the file
     from argus.record.state import write_json
 
     try:

@@ -185,7 +185,8 @@ def unpack(blob: bytes | None) -> list[tuple[int, float]]:
     return list(struct.iter_unpack(PAIR, blob)) if blob else []
 
 
-def write_cycle(path: str, snapshot: Snapshot, now: float, retention_days: int) -> None:
+def write_cycle(path: str, snapshot: Snapshot, now: float, retention_days: int,
+                carry: dict[str, Any] | None = None) -> None:
     """Write this cycle's row (and downsample what is due), in one transaction.
 
     Raises HistoryError when the row could not be written; a corrupted file has
@@ -194,12 +195,14 @@ def write_cycle(path: str, snapshot: Snapshot, now: float, retention_days: int) 
     """
     db = driver()
     try:
-        _write(db, path, snapshot, now, retention_days)
-    except db.OperationalError as err:  # locked, read-only, disk I/O, cannot open
+        _write(db, path, snapshot, now, retention_days, carry)
+    except db.OperationalError as err:
+        _forget(carry)  # locked, read-only, disk I/O, cannot open
         what = "locked" if "locked" in str(err) or "busy" in str(err) else "unavailable"
         raise HistoryError(what, f"history.sqlite3: {err}; this cycle's row is skipped"
                            ) from None
     except db.DatabaseError as err:  # SQLITE_CORRUPT, SQLITE_NOTADB: the file is damaged
+        _forget(carry)
         aside = _move_aside(path)
         try:
             _write(db, path, snapshot, now, retention_days)
@@ -211,12 +214,37 @@ def write_cycle(path: str, snapshot: Snapshot, now: float, retention_days: int) 
                            f"as {aside} and started afresh") from None
 
 
-def _write(db: Any, path: str, snapshot: Snapshot, now: float, retention_days: int) -> None:
+def _forget(carry: dict[str, Any] | None) -> None:
+    """Close and drop a kept connection (after an error, or when the file moved)."""
+    if carry is not None and carry.get("daemon"):
+        kept = carry.pop("history_conn", None)
+        if kept is not None:
+            with contextlib.suppress(Exception):
+                kept[1].close()
+
+
+def _connect(db: Any, path: str, carry: dict[str, Any] | None) -> tuple[Any, bool]:
+    """(connection, keep): the daemon keeps one open across cycles, saving the
+    open, the WAL set-up and the checkpoint at close that a fresh one costs."""
+    kept = carry.get("history_conn") if carry is not None else None
+    if kept is not None and kept[0] == path and os.path.exists(path):
+        return kept[1], True
+    _forget(carry)
+    conn = db.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                      check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")  # persistent; a no-op once set
+    conn.execute("PRAGMA synchronous=NORMAL")
+    keep = carry is not None and bool(carry.get("daemon"))
+    if keep and carry is not None:
+        carry["history_conn"] = (path, conn)
+    return conn, keep
+
+
+def _write(db: Any, path: str, snapshot: Snapshot, now: float, retention_days: int,
+           carry: dict[str, Any] | None = None) -> None:
     row, series = figures(snapshot)
-    conn = db.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    conn, keep = _connect(db, path, carry)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")  # persistent; a no-op once set
-        conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway through
         try:
             migrate(conn, now)
@@ -231,7 +259,8 @@ def _write(db: Any, path: str, snapshot: Snapshot, now: float, retention_days: i
                     conn.execute("ROLLBACK")
             raise
     finally:
-        conn.close()
+        if not keep:
+            conn.close()
 
 
 def migrate(conn: Any, now: float) -> None:
@@ -331,7 +360,8 @@ def _move_aside(path: str) -> str:
 def record_cycle(ctx: Context, snapshot: Snapshot, now: float) -> list[Problem]:
     """The cycle's step: write the row; a failure is a ``self`` warning, never a raise."""
     try:
-        write_cycle(ctx.paths.history, snapshot, now, ctx.config.history.retention_days)
+        write_cycle(ctx.paths.history, snapshot, now, ctx.config.history.retention_days,
+                    ctx.carry)
     except HistoryError as err:
         log.warning("%s", err)
         return [Problem.make("self", "warning", "self:history", str(err),
