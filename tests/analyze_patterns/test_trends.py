@@ -96,3 +96,12 @@ def test_stretches_are_cut_at_drops_and_at_known_restarts() -> None:
     assert [[v for _, v in p] for p in parts] == [[100, 110, 120], [60, 70, 80, 79], [90, 95]]
     # a cut before the first point or after the last changes nothing
     assert len(split_stretches(pts[:3], 0.25, 5, cuts=[-1.0, 99.0])) == 1
+
+
+def test_binomial_tail_for_a_huge_registry_does_not_overflow() -> None:
+    # regression: math.comb(n, i) * p**i overflowed a float for n in the 100,000s
+    from argus.analyze.trends import binom_sf
+
+    assert abs(binom_sf(3, 10, 0.1) - 0.0701908264) < 1e-9
+    tail = binom_sf(600, 100_000, 0.005)
+    assert 0.0 < tail < 0.01

@@ -183,13 +183,24 @@ def normal_sf(z: float) -> float:
 
 
 def binom_sf(k: int, n: int, p: float) -> float:
-    """P(X >= k) for X ~ Binomial(n, p); exact sum, fine for the few hundred n here."""
+    """P(X >= k) for X ~ Binomial(n, p): an exact sum, each term in log space.
+
+    In log space because ``math.comb(n, i)`` overflows a float for the n of a big
+    registry (found with a 1,000,000-record registry).
+    """
     if k <= 0:
         return 1.0
     if k > n:
         return 0.0
-    return min(1.0, math.fsum(math.comb(n, i) * p ** i * (1 - p) ** (n - i)
-                              for i in range(k, n + 1)))
+    if p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return 1.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    log_n = math.lgamma(n + 1)
+    terms = (math.exp(log_n - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+                      + i * log_p + (n - i) * log_q) for i in range(k, n + 1))
+    return min(1.0, math.fsum(terms))
 
 
 def bucket_means(points: Sequence[Point], width: float) -> list[Point]:
