@@ -17,14 +17,12 @@ noisy machine moves both sides alike (quote the medians and the ratio):
 from __future__ import annotations
 
 import argparse
-import http.server
 import os
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -95,24 +93,26 @@ def one_shot(runs: int) -> tuple[float, float]:
     return statistics.median(a), statistics.median(b)
 
 
-class _Quiet(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"ok\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 def http_server(stack: ExitStack) -> str:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    stack.callback(server.server_close)
-    stack.callback(server.shutdown)
-    return f"http://127.0.0.1:{server.server_address[1]}/"
+    """A local HTTP server in its own process: its CPU is not Argus's."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind",
+                             "127.0.0.1", "--directory", tempfile.mkdtemp()],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stack.callback(proc.wait)
+    stack.callback(proc.kill)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return f"http://127.0.0.1:{port}/"
 
 
 def tmux_socket(stack: ExitStack) -> str:
