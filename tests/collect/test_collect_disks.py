@@ -36,13 +36,14 @@ def test_root_matches_statvfs_on_this_host() -> None:
 
 NAMESPACE_CHILD = """
 import json, os, subprocess, sys
+# Imported before /tmp is covered: a checkout (and its venv) may live under /tmp.
+from argus.collect.disks import collect_disks
 subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", "/tmp"], check=True)
 with open("/tmp/fill", "wb") as f:
     f.write(b"\\0" * (4 * 1024 * 1024))
 os.mkdir("/tmp/with space")
 # A bind of / onto a path with a space: the same filesystem as /, listed once.
 subprocess.run(["mount", "--bind", "/", "/tmp/with space"], check=True)
-from argus.collect.disks import collect_disks
 print(json.dumps([d._asdict() for d in collect_disks("/proc")]))
 """
 
