@@ -15,7 +15,7 @@ from standins.telegram_server import TelegramServer
 from stats_helpers import argus_env
 from summary_helpers import inbox, relay_path_env, seed_day
 
-from argus.analyze.summary import EVENT
+from argus.analyze.summary_send import EVENT
 
 ARGUS = [sys.executable, "-m", "argus"]
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"  # the conftest's stand-in token
