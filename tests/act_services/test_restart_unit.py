@@ -198,9 +198,11 @@ def test_journal_tail_returns_the_units_last_lines(
     unit = "argus-r-journal.service"
     m.write_unit(unit, "[Service]\nExecStart=/bin/sh -c "
                        "'for i in 1 2 3 4 5; do echo line $$i; done; "
-                       "printf \"evil \\\\033]0;title\\\\007end\\\\n\"; exit 2'\n")
+                       "printf \"evil \\\\033]0;title\\\\007end\\\\n\"; sleep 1; exit 2'\n")
     m.systemctl("start", unit, check=False)
-    m.wait_for(unit, "ActiveState", ["failed"])
+    # The unit lingers a second after printing: journald tags a line with its unit
+    # from the sender's cgroup, which it cannot read once a process has exited.
+    m.wait_for(unit, "ActiveState", ["failed"], timeout=15)
     # In this namespace the manager runs in the root cgroup, so journald files its
     # units' output as system units: the system-scope query is the one that sees it.
     deadline = time.monotonic() + 5
