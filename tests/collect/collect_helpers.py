@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from proc_helpers import wait_for  # noqa: F401 - re-exported
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -26,11 +26,3 @@ def proc_state(pid: int) -> str | None:
     except FileNotFoundError:
         return None
     return data[data.rindex(b")") + 2:].split()[0].decode()
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)

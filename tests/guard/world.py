@@ -29,11 +29,12 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+from proc_helpers import alive, comm, wait_for
 
 from argus.act.processes import name_allowed
 from argus.collect import collect_snapshot
@@ -122,28 +123,7 @@ def install_signal_net(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- children -------------------------------------------------------------------------
 
 
-def comm(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().rstrip("\n")
-    except OSError:
-        return None
 
-
-def alive(pid: int) -> bool:
-    """Running: neither gone nor a zombie."""
-    try:
-        data = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return False
-    return data[data.rindex(b")") + 2:].split()[0] != b"Z"
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)
 
 
 class Children:

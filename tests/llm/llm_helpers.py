@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from proc_helpers import alive, comm, wait_for  # noqa: F401 - re-exported
 from standins.telegram_server import TelegramServer
 
 from argus.config import Config, Thresholds, build_config
@@ -74,29 +75,3 @@ def decision(*actions: dict[str, Any], assessment: str = "looked at it") -> tupl
     """A scripted good answer for the stand-ins."""
     return ("decision", {"assessment": assessment, "actions": list(actions),
                          "observations": ["noted"]})
-
-
-def wait_for(cond: Any, timeout: float = 10.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
-def comm(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().rstrip("\n")
-    except OSError:
-        return None
-
-
-def alive(pid: int) -> bool:
-    """Running: neither gone nor a zombie."""
-    try:
-        data = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return False
-    return data[data.rindex(b")") + 2:].split()[0] != b"Z"
