@@ -30,7 +30,6 @@ The reading itself (fast, bounded memory, exact on odd lines) is analyze/tally.p
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from collections import Counter
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from argus.analyze.tally import Tally, tally_file
 from argus.model import ACTION_RESULTS, ACTION_TYPES, PROBLEM_TYPES, SEVERITIES
+from argus.record.state import write_bytes
 from argus.timefmt import iso
 
 if TYPE_CHECKING:
@@ -224,27 +224,6 @@ def parse_since(text: str | None, default: float | None) -> float | None:
     return seconds
 
 
-def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
-    """Replace ``path`` with ``data``: a temporary file in the same directory, then
-    rename(2), which is atomic, so a reader (node_exporter's textfile collector)
-    never sees half a file. The temporary name starts with a dot and does not end in
-    ``.prom``, so that collector never picks it up. World-readable by default (the
-    umask applies): node_exporter usually runs as another user."""
-    directory = os.path.dirname(path) or "."
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def stats_command(ctx: Context, args: argparse.Namespace) -> int:
     """``argus stats [--since DUR|all] [--format json|prometheus] [--output FILE]``.
 
@@ -276,7 +255,9 @@ def stats_command(ctx: Context, args: argparse.Namespace) -> int:
         sys.stdout.flush()
         return 0
     try:
-        write_atomic(args.output, data)
+        # World-readable (the umask applies): node_exporter usually runs as another
+        # user; rename(2) means it never sees half a file.
+        write_bytes(args.output, data, mode=0o644)
     except OSError as err:
         raise ArgusError(f"cannot write {args.output}: {err.strerror or err}") from None
     return 0

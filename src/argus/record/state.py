@@ -29,18 +29,25 @@ def write_json(path: str, data: Any, *, durable: bool = True) -> None:
 
 
 def write_text(path: str, text: str, *, durable: bool = True) -> None:
-    """Atomically replace ``path`` with ``text``.
+    """Atomically replace ``path`` with ``text`` (UTF-8); see ``write_bytes``."""
+    write_bytes(path, text.encode("utf-8"), durable=durable)
 
-    ``durable=False`` skips the fsync, for files rewritten every cycle whose loss in
-    a power cut costs nothing (the last snapshot): the rename still makes the
-    replacement atomic for every reader.
+
+def write_bytes(path: str, data: bytes, *, durable: bool = True, mode: int = 0o600) -> None:
+    """Atomically replace ``path`` with ``data``.
+
+    The temporary file sits in the same directory and starts with a dot (so a
+    textfile collector's ``*.prom`` glob never picks it up); ``mode`` is its
+    permission before the umask. ``durable=False`` skips the fsync, for files
+    rewritten every cycle whose loss in a power cut costs nothing (the last
+    snapshot): the rename still makes the replacement atomic for every reader.
     """
     directory = os.path.dirname(path) or "."
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             if durable:
                 os.fsync(fh.fileno())
