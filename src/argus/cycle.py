@@ -25,6 +25,8 @@ from argus.typing_lite import TYPE_CHECKING
 if TYPE_CHECKING:
     from typing import Any
 
+    from argus.act.backoff import RestartBackoff
+
 log = get_logger("argus.cycle")
 
 LOW_DISK_BYTES = 100 * 1024 * 1024  # under this, skip what is expensive or large
@@ -59,7 +61,7 @@ def run_once(ctx: Context, now: float | None = None) -> CycleReport:
 
         problems += record_cycle(ctx, snapshot, now)
 
-    loops = _note_unit_health(ctx, snapshot, now, write_errors)
+    backoff, loops = _note_unit_health(ctx, snapshot, now)
     for problem in problems:
         dedup.observe(problem, now)
     actions = policy.decide(problems, dedup.entries, snapshot, ctx.config)
@@ -76,7 +78,7 @@ def run_once(ctx: Context, now: float | None = None) -> CycleReport:
         from argus.act.execute import execute
         from argus.act.guard import Guard
 
-        guard = Guard(ctx, snapshot, now, by_key, loops=loops)
+        guard = Guard(ctx, snapshot, now, by_key, loops=loops, backoff=backoff)
         outcomes = execute(ctx, guard, actions, by_key, resolutions, dedup, now)
         # The LLM advisor (issue 5, decide/advisor.py), asked after the policy acted so
         # a slow or absent model never delays a remedy or a critical alert. Every
@@ -92,6 +94,8 @@ def run_once(ctx: Context, now: float | None = None) -> CycleReport:
             outcomes += advice.outcomes
             llm_mode, llm_report = advice.mode, advice.report
         _guarded(write_errors, "restart-backoff.json", guard.save)
+    elif backoff is not None:
+        _guarded(write_errors, "restart-backoff.json", backoff.save)
 
     records = [action_record(by_key.get(o.action.problem_key or ""), o, ctx.host, cycle_id, ts)
                for o in outcomes]
@@ -217,16 +221,18 @@ def _orphan_problems(ctx: Context, snapshot: Snapshot, now: float) -> list[Probl
     return problems
 
 
-def _note_unit_health(ctx: Context, snapshot: Snapshot, now: float,
-                      write_errors: list[str]) -> set[str]:
+def _note_unit_health(ctx: Context, snapshot: Snapshot,
+                      now: float) -> tuple[RestartBackoff | None, set[str]]:
     """Feed the restart backoff: a unit healthy for ``cooldown`` starts afresh.
 
-    Returns the units whose restart series just ended in a loop without a restart
-    this cycle (the last attempt worked, then the unit died again in its cooldown).
+    Returns the backoff state (None when no watched unit is allowlisted), to be
+    handed to the guard and saved once, and the units whose restart series just
+    ended in a loop without a restart this cycle (the last attempt worked, then the
+    unit died again in its cooldown).
     """
     allowed = ctx.config.services.restart_allowed
     if not allowed or snapshot.failed("services") or not snapshot.services:
-        return set()
+        return None, set()
     from argus.act.backoff import RestartBackoff
 
     backoff = RestartBackoff(ctx.paths.backoff, ctx.config.restart)
@@ -238,8 +244,7 @@ def _note_unit_health(ctx: Context, snapshot: Snapshot, now: float,
             backoff.note_healthy(svc.unit, now)
         elif backoff.note_unhealthy(svc.unit, now):
             loops.add(svc.unit)
-    _guarded(write_errors, "restart-backoff.json", backoff.save)
-    return loops
+    return backoff, loops
 
 
 def _guarded(errors: list[str], what: str, write: Any) -> None:

@@ -50,7 +50,8 @@ HOST_ACTIONS = ("restart_service", "kill_pid", "kill_tmux", "clean_disk")
 class Guard:
     def __init__(self, ctx: Context, snapshot: Snapshot, now: float,
                  problems: dict[str, Problem] | None = None,
-                 loops: set[str] | None = None) -> None:
+                 loops: set[str] | None = None,
+                 backoff: RestartBackoff | None = None) -> None:
         self.ctx = ctx
         self.loops = loops or set()  # units whose restart series ended this cycle
         self.problems = problems or {}
@@ -58,7 +59,8 @@ class Guard:
         self.now = now
         self.used: dict[str, int] = {}
         self.done: set[tuple[str, str | None]] = set()
-        self._backoff: RestartBackoff | None = None
+        # The cycle's own backoff state when it has read it already (unit health).
+        self._backoff: RestartBackoff | None = backoff
         procs = snapshot.processes
         known = (procs.killable + procs.orphans + procs.top_rss + procs.top_cpu) if procs else ()
         self.processes: dict[int, ProcessInfo] = {p.pid: p for p in known}
