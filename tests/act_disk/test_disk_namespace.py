@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from disk_helpers import RunNs, Victim, digest, make_file
+from ns_helpers import keep_reachable
 
 MOUNT_CHILD = r"""
 import json, os, time
@@ -172,19 +173,6 @@ print(json.dumps({
 """
 
 
-def _keep_reachable(paths: list[str]) -> str:
-    """Bash that keeps ``paths`` (the interpreter) visible, read-only, once their covering
-    directory is a tmpfs: open each first, then bind it back from /proc/self/fd."""
-    before, after = [], []
-    for i, path in enumerate(paths):
-        q = shlex.quote(path)
-        before.append(f"exec {{keep{i}}}<{q}")
-        after += [f"mkdir -p {q}",
-                  f"mount --no-canonicalize --rbind /proc/self/fd/$keep{i} {q}",
-                  f"mount -o remount,bind,ro {q}", f"exec {{keep{i}}}<&-"]
-    return "\n".join(before), "\n".join(after)
-
-
 @pytest.mark.root
 def test_end_to_end_full_tmp_is_cleaned_and_nothing_else(run_in_namespace: RunNs) -> None:
     def covered(path: str) -> str | None:
@@ -196,7 +184,7 @@ def test_end_to_end_full_tmp_is_cleaned_and_nothing_else(run_in_namespace: RunNs
     keep = sorted(p for p in needed if covered(p))
     # A checkout under /tmp (CI may clone there) is bound back read-only over the new
     # tmpfs: a separate mount, which the cleaner never enters, and read-only anyway.
-    open_fds, rebind = _keep_reachable(keep)
+    open_fds, rebind = keep_reachable(keep)
     setup = "\n".join([
         open_fds,
         "mount -t tmpfs -o size=20m,mode=1777 tmpfs /tmp",

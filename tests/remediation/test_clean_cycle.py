@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ns_helpers import keep_reachable
 from remediation_helpers import QUIET_THRESHOLDS, clean_env, telegram_env, toml
 from standins.telegram_server import TelegramServer
 
@@ -42,19 +42,6 @@ fi
 
 def _covered(path: str) -> str | None:
     return next((m for m in COVERED if path == m or path.startswith(m + "/")), None)
-
-
-def _keep_reachable(paths: list[str]) -> tuple[str, str]:
-    """Bash that keeps ``paths`` (the interpreter) visible, read-only, once their covering
-    directory is a tmpfs: open each first, then bind it back from /proc/self/fd."""
-    before, after = [], []
-    for i, path in enumerate(paths):
-        q = shlex.quote(path)
-        before.append(f"exec {{keep{i}}}<{q}")
-        after += [f"mkdir -p {q}",
-                  f"mount --no-canonicalize --rbind /proc/self/fd/$keep{i} {q}",
-                  f"mount -o remount,bind,ro {q}", f"exec {{keep{i}}}<&-"]
-    return "\n".join(before), "\n".join(after)
 
 
 def _sha(path: str) -> str:
@@ -80,7 +67,7 @@ def cleaned(telegram: TelegramServer) -> dict[str, Any]:
     keep = sorted(p for p in needed if _covered(p))
     # A checkout under /tmp (CI may clone there) is bound back read-only over the new
     # tmpfs: a separate mount, which the cleaner never enters, and read-only anyway.
-    open_fds, rebind = _keep_reachable(keep)
+    open_fds, rebind = keep_reachable(keep)
     setup = "\n".join([
         NS_GUARD,
         open_fds,
