@@ -33,7 +33,7 @@ from argus.model import (
     Snapshot,
 )
 from argus.model_diagnostics import MemoryDiagnostics, PagingInfo, UnitMemory
-from argus.record import history, history_read
+from argus.record import history, history_hourly, history_read
 
 STEP = 300
 GB = 2**30
@@ -157,7 +157,7 @@ def year(tmp: str, rows: int) -> str:
     while True:
         conn.execute("BEGIN IMMEDIATE")
         before = conn.execute("SELECT count(*) FROM sample").fetchone()[0]
-        history.maintain(conn, end, 30)
+        history_hourly.maintain(conn, end, 30)
         conn.execute("COMMIT")
         passes += 1
         if conn.execute("SELECT count(*) FROM sample").fetchone()[0] == before:

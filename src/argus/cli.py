@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 
@@ -12,27 +10,96 @@ from argus.errors import ArgusError, ConfigError, ExitStatus, UsageError
 from argus.typing_lite import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Sequence
     from typing import Any
 
+# `argus run`'s options by exact spelling, for the fast path below: a systemd timer
+# starts `argus run --once` 288 times a day, and argparse (with the gettext, locale
+# and re modules it imports, and a gettext lookup per help string) costs about 8 ms
+# of CPU a start, a quarter of what a one-shot cycle may cost. Anything else (help,
+# an abbreviation, a mistake, every other command) goes to argparse, so the two
+# cannot disagree: tests/test_cli_fast.py checks the fast path against argparse.
+_GLOBAL_VALUES = {"--config": "config", "--state-dir": "state_dir"}
+_GLOBAL_FLAGS = {"-v": "verbose", "--verbose": "verbose"}
+_RUN_FLAGS = {"--once": "once", "--dry-run": "dry_run", "--json": "json"}
 
-class _Formatter(argparse.HelpFormatter):
-    """argparse's formatter with the width found without ``shutil``.
 
-    argparse builds a formatter for every ``add_argument`` (to check metavars), and
-    without a width the formatter imports shutil, which imports bz2 and lzma: about
-    2 ms of a one-shot cycle's ~30 ms budget, for nothing.
+class RunArgs:
+    """What argparse returns for an ``argus run`` command line (the attributes used)."""
+
+    def __init__(self) -> None:
+        self.command = "run"
+        self.config: str | None = None
+        self.state_dir: str | None = None
+        self.verbose = False
+        self.once = False
+        self.dry_run = False
+        self.json = False
+
+
+def parse_run_fast(argv: Sequence[str]) -> RunArgs | None:
+    """``argv`` parsed without argparse when it is a plain ``run`` command line, else None.
+
+    Accepted: the global ``--config FILE``/``--config=FILE``, ``--state-dir``
+    likewise, ``-v``/``--verbose``, then ``run`` and any of ``--once``,
+    ``--dry-run``, ``--json``. A value that is empty or starts with ``-`` is left
+    to argparse, which has its own rules for those.
     """
+    args = RunArgs()
+    items = list(argv)
+    i = 0
+    while i < len(items) and items[i] != "run":
+        item = items[i]
+        name, eq, value = item.partition("=")
+        if name in _GLOBAL_VALUES:
+            if not eq:
+                if i + 1 >= len(items):
+                    return None
+                i += 1
+                value = items[i]
+            if not value or value.startswith("-"):
+                return None
+            setattr(args, _GLOBAL_VALUES[name], value)
+        elif item in _GLOBAL_FLAGS:
+            args.verbose = True
+        else:
+            return None
+        i += 1
+    if i >= len(items):
+        return None
+    for item in items[i + 1:]:
+        if item not in _RUN_FLAGS:
+            return None
+        setattr(args, _RUN_FLAGS[item], True)
+    return args
 
-    def __init__(self, prog: str) -> None:
-        try:
-            width = os.get_terminal_size(sys.stderr.fileno()).columns
-        except OSError:
-            width = 80
-        super().__init__(prog, width=max(width - 2, 40))
+
+def _formatter_class() -> type[argparse.HelpFormatter]:
+    import argparse
+
+    class _Formatter(argparse.HelpFormatter):
+        """argparse's formatter with the width found without ``shutil``.
+
+        argparse builds a formatter for every ``add_argument`` (to check metavars),
+        and without a width the formatter imports shutil, which imports bz2 and
+        lzma: about 2 ms per start, for nothing.
+        """
+
+        def __init__(self, prog: str) -> None:
+            try:
+                width = os.get_terminal_size(sys.stderr.fileno()).columns
+            except OSError:
+                width = 80
+            super().__init__(prog, width=max(width - 2, 40))
+
+    return _Formatter
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    _Formatter = _formatter_class()
     parser = argparse.ArgumentParser(
         prog="argus", description="Argus: a self-healing ops watchdog for a Linux host.",
         formatter_class=_Formatter)
@@ -111,8 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args: Any = parse_run_fast(sys.argv[1:] if argv is None else argv)
+    if args is None:
+        args = build_parser().parse_args(argv)
     try:
         return int(dispatch(args))
     except ConfigError as err:
@@ -138,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitStatus.FAILED
 
 
-def dispatch(args: argparse.Namespace) -> int:
+def dispatch(args: Any) -> int:
     from argus.config import load_config
 
     # The state directory is known early when given on the command line or in the
@@ -189,7 +257,7 @@ def dispatch(args: argparse.Namespace) -> int:
     raise UsageError(f"unknown command {args.command}")
 
 
-def run_once_command(ctx: Any, args: argparse.Namespace) -> int:
+def run_once_command(ctx: Any, args: Any) -> int:
     from argus.cycle import run_cycle
     from argus.model import report_to_json
 
@@ -198,6 +266,8 @@ def run_once_command(ctx: Any, args: argparse.Namespace) -> int:
         print("argus: the cycle failed; see the log in " + ctx.paths.logs_dir, file=sys.stderr)
         return ExitStatus.FAILED
     if args.json:
+        import json
+
         json.dump(report_to_json(report), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
@@ -223,6 +293,8 @@ def problems_command(ctx: Any, args: argparse.Namespace) -> int:
     records = query(ctx.paths.problems, since_s=since, now=ctx.clock(), ptype=args.ptype,
                     severity=args.severity, limit=args.limit)
     if args.json:
+        import json
+
         for record in records:
             sys.stdout.write(json.dumps(record) + "\n")
     else:
@@ -240,6 +312,8 @@ def config_command(args: argparse.Namespace, config: Any) -> int:
         return ExitStatus.OK
     data = redacted(config)
     if args.json:
+        import json
+
         json.dump(data, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:

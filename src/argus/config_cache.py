@@ -10,9 +10,9 @@ parse. Only the raw parsed data is cached: validation runs every time.
 
 from __future__ import annotations
 
-import json
 import os
 
+from argus import jsonfast
 from argus.typing_lite import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def load(path: str, cache_dir: str) -> dict[str, Any] | None:
     identity = _identity(path)
     try:
         with open(os.path.join(cache_dir, NAME), "rb") as fh:
-            cached = json.loads(fh.read())
+            cached = jsonfast.loads(fh.read())
     except (OSError, ValueError):
         return None
     if (identity is None or not isinstance(cached, dict) or cached.get("file") != identity

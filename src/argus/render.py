@@ -6,8 +6,6 @@ descriptions) goes through ``safe_text`` before it reaches a terminal.
 
 from __future__ import annotations
 
-import json
-
 from argus.context import Paths
 from argus.model import CycleReport, Snapshot
 from argus.sanitize import safe_text
@@ -161,4 +159,6 @@ def _toml_value(value: Any) -> str:
                 "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in item.items()) + " }"
                 for item in value) + "]"
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    import json  # only `config show` renders TOML; a cycle's report never does
+
     return json.dumps(str(value))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import time
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_DURATION = r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -30,7 +29,9 @@ def parse_iso(text: str) -> float | None:
 
 def parse_duration(text: str) -> float:
     """``30m``, ``24h``, ``7d``, ``90s``, ``2w`` -> seconds; ValueError otherwise."""
-    match = _DURATION.match(text)
+    import re  # here, not at the top: a quiet cycle never parses a duration
+
+    match = re.match(_DURATION, text)
     if not match:
         raise ValueError(f"not a duration: {text!r} (expected e.g. 30m, 24h, 7d)")
     return float(match.group(1)) * _UNITS[match.group(2)]

@@ -43,3 +43,36 @@ def test_output_is_always_safe_and_bounded(s: str | bytes, limit: int) -> None:
     assert len(out) <= limit
     assert not UNSAFE.search(out)
     assert "\x1b" not in out
+
+
+ANSI_FOR_ORACLE = re.compile(
+    r"""
+    (?: \x1b\[ | \x9b ) [\x30-\x3f]* [\x20-\x2f]* [\x40-\x7e]?
+  | (?: \x1b[\]PX^_] | [\x9d\x90\x98\x9e\x9f] ) .*? (?: \x07 | \x1b\\ | \x9c | \Z )
+  | \x1b [\x20-\x7e]?
+    """, re.VERBOSE | re.DOTALL)
+
+
+@given(st.text(alphabet=st.one_of(
+    st.sampled_from("\x1b\x9b\x9d\x90\x98\x9e\x9f\x9c\x07[]\\PX^_;0m\n\t\r\x00\x7f\u202e\u2066 "),
+    st.characters())), st.integers(min_value=1, max_value=200))
+def test_the_translate_shortcut_agrees_with_the_regexes(text: str, limit: int) -> None:
+    # safe_text marks controls with str.translate when no escape sequence can start
+    # (so that re is not imported for a newline); the result must be the regexes'.
+    expected = UNSAFE.sub("?", ANSI_FOR_ORACLE.sub("", text))
+    if len(expected) > limit:
+        expected = expected[: limit - 1] + "…"
+    if len(text) <= 4 * limit + 64:
+        assert safe_text(text, limit) == expected
+
+
+def test_a_newline_alone_does_not_import_re() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from argus.sanitize import safe_text; "
+            "assert safe_text('bash -c \\nset -u\\tx', 80) == 'bash -c ?set -u?x'; "
+            "print('re' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"

@@ -14,7 +14,7 @@ import argus.cycle
 from argus.cycle import run_once
 from argus.model import CpuInfo, DiskInfo, MemoryInfo, ProcessInfo, ProcessSummary, Snapshot
 from argus.model_diagnostics import MemoryDiagnostics, UnitMemory
-from argus.record import history, history_read
+from argus.record import history, history_hourly, history_read
 from argus.record.history import HistoryError, write_cycle
 
 T0 = 1_780_000_000 - 1_780_000_000 % 3600  # on the hour, so the hourly buckets are whole
@@ -99,7 +99,7 @@ def test_rows_past_retention_are_averaged_into_hours(tmp_path: Path) -> None:
 
 
 def test_old_hours_are_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(history, "HOURLY_KEEP_DAYS", 2)
+    monkeypatch.setattr(history_hourly, "HOURLY_KEEP_DAYS", 2)
     path = str(tmp_path / "h.sqlite3")
     for i in range(4 * 24):
         write_cycle(path, snap(30.0, GiB), T0 + i * 3600, 1)
@@ -110,6 +110,7 @@ def test_old_hours_are_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 def test_a_corrupted_database_is_set_aside_and_the_cycle_goes_on(tmp_path: Path) -> None:
     ctx = host_context(tmp_path)
+    ctx.carry["daemon"] = True  # writes to the database each cycle (no pending rows)
     Path(ctx.paths.history).write_bytes(b"this is not a database\n" * 500)
     report = run_once(ctx, T0)
     assert report.status == "ok"
@@ -123,8 +124,10 @@ def test_a_corrupted_database_is_set_aside_and_the_cycle_goes_on(tmp_path: Path)
     assert problem(run_once(ctx, T0 + 300), "self:history") is None
 
 
-def test_a_locked_database_skips_the_row_and_the_cycle_goes_on(tmp_path: Path) -> None:
+def test_a_locked_database_keeps_the_row_pending_and_the_cycle_goes_on(
+        tmp_path: Path) -> None:
     ctx = host_context(tmp_path)
+    ctx.carry["daemon"] = True  # writes to the database each cycle (no pending rows)
     run_once(ctx, T0)
     holder = sqlite3.connect(ctx.paths.history, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another writer holds the write lock
@@ -136,8 +139,12 @@ def test_a_locked_database_skips_the_row_and_the_cycle_goes_on(tmp_path: Path) -
     assert report.status == "ok"
     locked = problem(report, "self:history")
     assert locked is not None and locked.details["error"] == "locked"
-    assert "skipped" in locked.description
-    assert [t for t, _ in history_read.read_metric(ctx.paths.history, "procs")] == [T0]
+    assert "waits in history.pending.jsonl" in locked.description
+    with sqlite3.connect(ctx.paths.history) as db:  # not in the database yet...
+        assert [r[0] for r in db.execute("SELECT ts FROM sample")] == [T0]
+    # ...but not lost: the next reader folds it in.
+    assert [t for t, _ in history_read.read_metric(ctx.paths.history, "procs")] == [
+        T0, T0 + 300]
     after = run_once(ctx, T0 + 600)
     assert problem(after, "self:history") is None
     assert locked.key in after.resolved  # the self problem cleared by itself

@@ -194,6 +194,8 @@ class Guard:
         if self.ctx.dry_run:
             return ActionOutcome(action, "dry_run",
                                  f"would restart (attempt {decision.attempt})", details)
+        if (watcher := self.ctx.carry.get("unit_events")) is not None:
+            watcher.mark_dirty()  # the daemon's collect/unit_events.py: poll next cycle
         result = restart_unit(unit, self.ctx.config.services.scope, self.ctx.run)
         loop = self.backoff.record_attempt(unit, self.now, result.ok)
         details.update(active_state=result.active_state, sub_state=result.sub_state)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from argus.collect.services import collect_units
-from argus.config_convert import UNIT_RE
+from argus.config_convert import unit_name_ok
 from argus.errors import CollectError
 from argus.model import ServiceInfo
 from argus.runner import Runner
@@ -48,8 +48,7 @@ def refusal(unit: str, scope: str) -> str | None:
     """
     if scope not in SCOPES:
         return f"unknown scope {scope!r} (expected system or user)"
-    if (len(unit) > UNIT_NAME_MAX or not UNIT_RE.fullmatch(unit) or unit.startswith("-")
-            or ".." in unit or "/" in unit):
+    if len(unit) > UNIT_NAME_MAX or not unit_name_ok(unit) or "/" in unit:
         return f"not a valid systemd unit name: {safe_text(unit, 80)!r}"
     return None
 

@@ -16,7 +16,6 @@ they found, and it reads per-process files only for a handful of candidates:
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import os
 
@@ -216,8 +215,10 @@ def _hog(proc_root: str, info: ProcessInfo, limit: int | None,
     swap: int | None = None
     pss: int | None = None
     # A process that exited since the scan keeps the scan's figures.
-    with contextlib.suppress(*_GONE):
+    try:
         swap = kib_field(read_file(f"{proc_root}/{info.pid}/status"), b"VmSwap")
+    except _GONE:
+        pass
     if smaps:
         # proc(5) smaps_rollup (Linux 4.14+): the sums of /proc/PID/smaps. Pss shares
         # each shared page among its users; Swap counts shmem too, which VmSwap leaves

@@ -18,12 +18,12 @@ from __future__ import annotations
 import heapq
 import os
 import pwd
-import re
 import time
 
 from argus.collect.procfs import read_file
 from argus.logs import get_logger
 from argus.model import ProcessInfo, ProcessSummary
+from argus.regex_lite import compile_search
 from argus.sanitize import safe_text
 from argus.typing_lite import TYPE_CHECKING, NamedTuple
 
@@ -211,7 +211,7 @@ def _name_matches(stats: Iterable[ProcStat], patterns: tuple[str, ...]) -> list[
     """
     if not patterns:
         return []
-    regexes = [re.compile(p) for p in patterns]
+    matchers = [compile_search(p) for p in patterns]
     verdicts: dict[bytes, bool] = {}
     out = []
     for st in stats:
@@ -220,7 +220,7 @@ def _name_matches(stats: Iterable[ProcStat], patterns: tuple[str, ...]) -> list[
         ok = verdicts.get(st.comm)
         if ok is None:
             name = st.comm.decode("utf-8", "replace")
-            ok = verdicts[st.comm] = any(r.search(name) for r in regexes)
+            ok = verdicts[st.comm] = any(match(name) for match in matchers)
         if ok:
             out.append(st)
     return out
@@ -239,7 +239,7 @@ def _orphans(proc_root: str, stats: list[ProcStat],
     """
     if not patterns:
         return []
-    regexes = [re.compile(p) for p in patterns]
+    matchers = [compile_search(p) for p in patterns]
     managers = {st.pid for st in stats if st.comm == b"systemd"}
     out = []
     for st in stats:
@@ -250,7 +250,7 @@ def _orphans(proc_root: str, stats: list[ProcStat],
         except _GONE:
             continue
         text = cmdline_text(raw, ORPHAN_CMDLINE_LIMIT)
-        if any(r.search(text) for r in regexes):
+        if any(match(text) for match in matchers):
             out.append((st, raw))
     return out
 

@@ -8,6 +8,11 @@ A per-unit loop would spend the whole budget on four units. An in-process D-Bus
 client (jeepney, 11 property reads per unit) measured 7.9 ms for five units:
 pure-Python message parsing costs more than systemctl's C.
 
+So polling with ``systemctl show`` stays the source of truth; the daemon only
+skips it when systemd has said nothing about the watched units since the last one
+(collect/unit_events.py: the signals systemd sends on its private socket say *when*
+to poll, never *what* the state is). A one-shot run polls every time.
+
 ``systemctl show`` prints one block of ``KEY=VALUE`` lines per unit, separated
 by a blank line, in the order the units were asked for. The order of the lines
 inside a block is systemd's (the service-specific properties such as ``MainPID``
@@ -54,8 +59,16 @@ def collect_units(units: tuple[str, ...], scope: str, run: Runner,
     Raises CollectError with a one-line reason when systemctl is missing, times out,
     fails (e.g. "Failed to connect to bus") or prints something unreadable.
     """
+    return read_units(units, scope, run, timeout)[0]
+
+
+def read_units(units: tuple[str, ...], scope: str, run: Runner,
+               timeout: float) -> tuple[tuple[ServiceInfo, ...], tuple[str, ...]]:
+    """``collect_units``, plus systemd's ``Id`` of each unit: the name systemd uses
+    for it (in its D-Bus object path and signals), which differs from the configured
+    one when that is an alias. Same errors as ``collect_units``."""
     if not units:
-        return ()
+        return (), ()
     result = run(systemctl_argv(units, scope), timeout)
     if not result.ok:
         raise CollectError(_failure_message(result, scope, timeout))
@@ -63,8 +76,9 @@ def collect_units(units: tuple[str, ...], scope: str, run: Runner,
     if len(blocks) != len(units):
         raise CollectError(
             f"systemctl show: expected {len(units)} unit blocks, got {len(blocks)}")
-    return tuple(_service_info(unit, scope, props) for unit, props in zip(units, blocks,
-                                                                         strict=True))
+    pairs = tuple(zip(units, blocks, strict=True))
+    return (tuple(_service_info(unit, scope, props) for unit, props in pairs),
+            tuple(props.get("Id") or unit for unit, props in pairs))
 
 
 def _failure_message(result: CommandResult, scope: str, timeout: float) -> str:

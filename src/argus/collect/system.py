@@ -20,7 +20,7 @@ _V1_UNLIMITED = 2**62
 
 
 def _read_text(path: str) -> str:
-    with open(path, encoding="ascii", errors="replace") as f:
+    with open(path, encoding="utf-8", errors="replace") as f:
         return f.read()
 
 

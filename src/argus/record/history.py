@@ -12,26 +12,28 @@ See bench/bench_history.py for the figures.
   ``synchronous=NORMAL`` (a commit does not fsync; a power cut may lose the last
   few rows, never corrupt the file), one ``BEGIN IMMEDIATE`` transaction per cycle.
 - Rows older than ``history.retention_days`` are averaged into one row per hour
-  (table ``hourly``, kept ``HOURLY_KEEP_DAYS``), at most once an hour and a bounded
+  (table ``hourly``; record/history_hourly.py), at most once an hour and a bounded
   batch at a time, so a cycle never pays for a long backlog at once.
 - ``schema_version`` records every migration applied; ``MIGRATIONS`` is the path
   from any older file to this code's schema. A file from a newer Argus is left alone.
 - A locked database (another writer held it past ``BUSY_TIMEOUT_S``) or a corrupted
   one (moved aside as ``history.sqlite3.corrupt``, and a fresh one started) is a
-  ``self`` warning; the cycle goes on without its row.
+  ``self`` warning; the cycle goes on, its row left pending when it was not written.
+- A one-shot cycle appends its row to ``history.pending.jsonl`` instead, folded in
+  here about once an hour or before anyone reads (record/history_pending.py).
 
 The read API is in record/history_read.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 
 from argus.errors import StateError
 from argus.logs import get_logger
 from argus.model import Problem
+from argus.record.history_pending import PendingRows, append, due, pending_path
 from argus.typing_lite import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -39,14 +41,12 @@ if TYPE_CHECKING:
 
     from argus.context import Context
     from argus.model import Snapshot
+    from argus.record.history_pending import PendingRow
 
 log = get_logger("argus.history")
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 0.5  # how long a cycle waits for another writer before skipping its row
-HOURLY_KEEP_DAYS = 400  # hourly rows: a year and a bit, for year-over-year patterns
-MAX_HOURS_PER_RUN = 168  # downsampling batch: one week of raw rows (~2,000 at 5 minutes)
-HOUR = 3600
 
 # Headline figures, one column each (REAL; NULL when not measured). Units in names:
 # _pct 0-100 (mem_pct is of the cgroup limit when one binds, as the thresholds
@@ -77,9 +77,6 @@ _COLS = ", ".join(HEADLINE)
 # Built once from the constant column names above; every value is a bound parameter.
 _INSERT_SAMPLE = (f"INSERT OR REPLACE INTO sample (ts, {_COLS}, series) "  # noqa: S608
                   f"VALUES ({', '.join('?' * (len(HEADLINE) + 2))})")
-_INSERT_HOURLY = (f"INSERT OR IGNORE INTO hourly (ts, n, {_COLS}, series) "  # noqa: S608
-                  f"VALUES ({', '.join('?' * (len(HEADLINE) + 3))})")
-_SELECT_RAW = f"SELECT ts, {_COLS}, series FROM sample WHERE ts < ? ORDER BY ts"  # noqa: S608
 # version -> the statements that bring a file from version-1 to it. Add, never edit.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
@@ -193,19 +190,21 @@ def write_cycle(path: str, snapshot: Snapshot, now: float, retention_days: int,
     been moved aside by then and the row written to a fresh one (``what`` is
     "corrupt"), otherwise nothing was written ("locked", "newer", "unavailable").
     """
+    row, series = figures(snapshot)
+    current = (int(now), row, series)
     db = driver()
     try:
-        _write(db, path, snapshot, now, retention_days, carry)
+        _write(db, path, now, retention_days, carry, current)
     except db.OperationalError as err:
         _forget(carry)  # locked, read-only, disk I/O, cannot open
         what = "locked" if "locked" in str(err) or "busy" in str(err) else "unavailable"
-        raise HistoryError(what, f"history.sqlite3: {err}; this cycle's row is skipped"
-                           ) from None
+        raise HistoryError(what, f"history.sqlite3: {err}; the row waits in "
+                                 "history.pending.jsonl for the next write") from None
     except db.DatabaseError as err:  # SQLITE_CORRUPT, SQLITE_NOTADB: the file is damaged
         _forget(carry)
         aside = _move_aside(path)
         try:
-            _write(db, path, snapshot, now, retention_days)
+            _write(db, path, now, retention_days, current=current)
         except db.Error as again:
             raise HistoryError("corrupt", f"history.sqlite3 was corrupted ({err}); moved "
                                f"aside as {aside}, and a fresh one failed too: {again}"
@@ -219,8 +218,10 @@ def _forget(carry: dict[str, Any] | None) -> None:
     if carry is not None and carry.get("daemon"):
         kept = carry.pop("history_conn", None)
         if kept is not None:
-            with contextlib.suppress(Exception):
+            try:
                 kept[1].close()
+            except Exception as err:  # closing a broken connection may raise; it is gone
+                log.debug("history: closing the kept connection: %s", err)
 
 
 def _connect(db: Any, path: str, carry: dict[str, Any] | None) -> tuple[Any, bool]:
@@ -240,27 +241,59 @@ def _connect(db: Any, path: str, carry: dict[str, Any] | None) -> tuple[Any, boo
     return conn, keep
 
 
-def _write(db: Any, path: str, snapshot: Snapshot, now: float, retention_days: int,
-           carry: dict[str, Any] | None = None) -> None:
-    row, series = figures(snapshot)
+def _write(db: Any, path: str, now: float, retention_days: int,
+           carry: dict[str, Any] | None = None, current: PendingRow | None = None) -> None:
+    """Fold the pending rows, and write ``current`` if given, in one transaction."""
     conn, keep = _connect(db, path, carry)
     try:
-        conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway through
-        try:
-            migrate(conn, now)
-            ids = series_ids(conn, [(k, n) for k, n, _ in series])
-            blob = pack([(ids[k, n], v) for k, n, v in series]) or None
-            conn.execute(_INSERT_SAMPLE, (int(now), *(row[c] for c in HEADLINE), blob))
-            maintain(conn, now, retention_days)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                with contextlib.suppress(db.Error):
-                    conn.execute("ROLLBACK")
-            raise
+        with PendingRows(path) as waiting:
+            conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway through
+            try:
+                migrate(conn, now)
+                for ts, row, series in waiting.rows:
+                    _insert(conn, ts, row, series)
+                if current is not None:
+                    from argus.record.history_hourly import maintain
+
+                    _insert(conn, *current)
+                    maintain(conn, now, retention_days)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except db.Error:
+                        pass
+                raise
+            waiting.clear()
     finally:
         if not keep:
             conn.close()
+
+
+def _insert(conn: Any, ts: int, row: dict[str, Any],
+            series: list[tuple[str, str, float]]) -> None:
+    ids = series_ids(conn, [(k, n) for k, n, _ in series])
+    blob = pack([(ids[k, n], v) for k, n, v in series]) or None
+    conn.execute(_INSERT_SAMPLE, (ts, *(row.get(c) for c in HEADLINE), blob))
+
+
+def fold_pending(path: str, now: float) -> None:
+    """Move the rows one-shot cycles left pending into the database, best effort.
+
+    Readers call this first, so they see every row however recent; when it cannot
+    (the database is locked or read-only here), they read what the database has.
+    """
+    try:
+        if os.path.getsize(pending_path(path)) == 0:
+            return
+    except OSError:
+        return
+    db = driver()
+    try:
+        _write(db, path, now, 0)
+    except (db.Error, OSError) as err:
+        log.debug("history: pending rows not folded yet: %s", err)
 
 
 def migrate(conn: Any, now: float) -> None:
@@ -306,40 +339,6 @@ def _select_ids(conn: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, str],
     return {(k, n): i for k, n, i in rows}
 
 
-def maintain(conn: Any, now: float, retention_days: int) -> None:
-    """Average raw rows older than the retention into hourly rows; prune old hours.
-
-    Only whole hours before the cutoff are folded, so the check below is true at
-    most once an hour; ``min(ts)`` on the rowid is a single B-tree lookup.
-    """
-    cutoff = int(now - retention_days * 86400) // HOUR * HOUR
-    oldest = conn.execute("SELECT min(ts) FROM sample").fetchone()[0]
-    if oldest is None or oldest >= cutoff:
-        return
-    end = min(cutoff, oldest // HOUR * HOUR + MAX_HOURS_PER_RUN * HOUR)
-    hours: dict[int, list[tuple[Any, ...]]] = {}
-    for r in conn.execute(_SELECT_RAW, (end,)):
-        hours.setdefault(r[0] // HOUR * HOUR, []).append(r)
-    for hour, rows in hours.items():
-        averages = [_mean([r[i] for r in rows]) for i in range(1, len(HEADLINE) + 1)]
-        sums: dict[int, list[float]] = {}
-        for r in rows:
-            for sid, value in unpack(r[-1]):
-                acc = sums.setdefault(sid, [0.0, 0.0])
-                acc[0] += value
-                acc[1] += 1
-        blob = pack([(sid, total / n) for sid, (total, n) in sums.items()]) or None
-        # A late row for an hour already folded (the clock stepped back) is dropped.
-        conn.execute(_INSERT_HOURLY, (hour, len(rows), *averages, blob))
-    conn.execute("DELETE FROM sample WHERE ts < ?", (end,))
-    conn.execute("DELETE FROM hourly WHERE ts < ?", (int(now) - HOURLY_KEEP_DAYS * 86400,))
-
-
-def _mean(values: list[Any]) -> float | None:
-    present = [v for v in values if v is not None]
-    return sum(present) / len(present) if present else None
-
-
 def _move_aside(path: str) -> str:
     """Keep a damaged file for a post-mortem; its -wal/-shm belong to it and go too."""
     aside = path + ".corrupt"
@@ -358,14 +357,34 @@ def _move_aside(path: str) -> str:
 
 
 def record_cycle(ctx: Context, snapshot: Snapshot, now: float) -> list[Problem]:
-    """The cycle's step: write the row; a failure is a ``self`` warning, never a raise."""
+    """The cycle's step: write the row; a failure is a ``self`` warning, never a raise.
+
+    A one-shot cycle leaves its row pending (record/history_pending.py) unless the
+    pending rows are due to be folded; the daemon writes straight to the database.
+    A row the database refused (locked, unavailable) is left pending too.
+    """
+    path = ctx.paths.history
     try:
-        write_cycle(ctx.paths.history, snapshot, now, ctx.config.history.retention_days,
-                    ctx.carry)
+        if not ctx.carry.get("daemon") and not due(path, now):
+            append(path, int(now), *figures(snapshot))
+            return []
+        write_cycle(path, snapshot, now, ctx.config.history.retention_days, ctx.carry)
     except HistoryError as err:
         log.warning("%s", err)
+        if err.what in ("locked", "unavailable"):
+            try:
+                append(path, int(now), *figures(snapshot))
+            except OSError as again:
+                log.warning("history.pending.jsonl: cannot keep the row either: %s",
+                            again.strerror or again)
         return [Problem.make("self", "warning", "self:history", str(err),
                              {"file": "history.sqlite3", "error": err.what})]
+    except OSError as err:  # the pending file could not be written
+        log.warning("history.pending.jsonl: %s", err.strerror or err)
+        return [Problem.make("self", "warning", "self:history",
+                             f"history row not kept: history.pending.jsonl: "
+                             f"{err.strerror or err}",
+                             {"file": "history.pending.jsonl", "error": "unavailable"})]
     except Exception as err:  # an unexpected bug here must not cost the cycle
         log.exception("history write failed")
         return [Problem.make("self", "warning", "self:history",

@@ -13,7 +13,7 @@ the write lock, and under WAL never wait for the writer.
 
 from __future__ import annotations
 
-from argus.record.history import HEADLINE, PAIR_SIZE, HistoryError, driver
+from argus.record.history import HEADLINE, PAIR_SIZE, HistoryError, driver, fold_pending
 from argus.typing_lite import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -24,8 +24,10 @@ INF = float("inf")
 
 
 def _connect(path: str) -> Any:
+    import time
     from urllib.parse import quote
 
+    fold_pending(path, time.time())  # the rows one-shot cycles left: read them too
     db = driver()
     try:
         return db.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=2.0)

@@ -10,9 +10,9 @@ a line that does not parse and says so.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 
+from argus import jsonfast
 from argus.logs import get_logger
 from argus.typing_lite import TYPE_CHECKING
 
@@ -38,9 +38,10 @@ def make_record(**fields: Any) -> dict[str, Any]:
 
 
 def encode(record: dict[str, Any]) -> bytes:
-    # ensure_ascii keeps hostile text (newlines, escapes, invalid UTF-8 surrogates)
-    # on one line and valid for jq.
-    return (json.dumps(record, ensure_ascii=True, separators=(", ", ": ")) + "\n").encode()
+    # ensure_ascii (jsonfast always escapes non-ASCII, as json.dumps by default) keeps
+    # hostile text (newlines, escapes, invalid UTF-8 surrogates) on one line and valid
+    # for jq; separators are json's defaults, (", ", ": ").
+    return (jsonfast.dumps(record) + "\n").encode()
 
 
 def append(path: str, records: list[dict[str, Any]]) -> None:
@@ -76,8 +77,8 @@ def iter_records(path: str, warn: bool = True) -> Iterator[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except ValueError:
+                record = jsonfast.loads(line)
+            except ValueError:  # JSONDecodeError, UnicodeDecodeError
                 record = None
             if not isinstance(record, dict):
                 bad += 1

@@ -9,10 +9,9 @@ the default, so the cycle goes on.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 
+from argus import jsonfast
 from argus.logs import get_logger
 from argus.typing_lite import TYPE_CHECKING
 
@@ -24,7 +23,7 @@ log = get_logger("argus.state")
 
 def write_json(path: str, data: Any, *, durable: bool = True) -> None:
     """Atomically replace ``path`` with ``data`` as JSON."""
-    write_text(path, json.dumps(data, separators=(",", ":"), sort_keys=False) + "\n",
+    write_text(path, jsonfast.dumps(data, separators=(",", ":")) + "\n",
                durable=durable)
 
 
@@ -53,8 +52,10 @@ def write_bytes(path: str, data: bytes, *, durable: bool = True, mode: int = 0o6
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
+        try:
             os.unlink(tmp)
+        except OSError:
+            pass
         raise
 
 
@@ -72,11 +73,13 @@ def read_json(path: str, default: Any) -> tuple[Any, str | None]:
     except OSError as err:
         return default, f"{os.path.basename(path)}: cannot read ({err.strerror}); rebuilt"
     try:
-        data = json.loads(raw)
+        data = jsonfast.loads(raw)
     except (ValueError, UnicodeDecodeError):
         data = None
     if data is None or type(data) is not type(default):
-        with contextlib.suppress(OSError):
+        try:
             os.replace(path, path + ".corrupt")
+        except OSError:
+            pass
         return default, f"{os.path.basename(path)}: corrupted (not the JSON Argus wrote); rebuilt"
     return data, None
