@@ -365,7 +365,8 @@ class FakeManager:
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(path)
         self.listener.listen(4)
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
 
     def _serve(self) -> None:
         while True:
@@ -375,12 +376,18 @@ class FakeManager:
                 return
             got = b""
             while b"\r\n" not in got:
-                got += conn.recv(256)
+                chunk = conn.recv(256)
+                if not chunk:  # the watcher gave up on the handshake
+                    break
+                got += chunk
             self.handshakes.append(got)
             conn.sendall(self.reply)
             if self.reply.startswith(b"OK "):
                 while not got.endswith(b"BEGIN\r\n"):
-                    got += conn.recv(256)
+                    chunk = conn.recv(256)
+                    if not chunk:
+                        break
+                    got += chunk
                 self.handshakes[-1] = got
             self.conns.put(conn)
 
@@ -388,7 +395,20 @@ class FakeManager:
         return self.conns.get(timeout=5)
 
     def close(self) -> None:
+        # shutdown() wakes the thread blocked in accept(); closing alone would leave
+        # it waiting on a descriptor number the next socket opened may reuse, where it
+        # would steal that socket's connections (another test's HTTP stand-in).
+        import socket
+
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.thread.join(timeout=5)
+        assert not self.thread.is_alive(), "the stand-in manager's thread did not stop"
         self.listener.close()
+        while not self.conns.empty():
+            self.conns.get_nowait().close()
 
 
 def fake_show(argv: Sequence[str], timeout: float, **kw: Any) -> CommandResult:
