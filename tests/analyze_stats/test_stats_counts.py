@@ -12,7 +12,8 @@ from stats_helpers import DAY, EXPECTED, H, clock_at, days, hours, iso, planted,
 
 from argus.analyze import stats, tally
 from argus.analyze.stats import compute
-from argus.analyze.tally import Follower, Tally, scan_records, tally_file
+from argus.analyze.tally import Tally, scan_records, tally_file
+from argus.analyze.tally_follow import Follower
 from argus.record import registry
 
 NOW = clock_at(1_772_000_000.0)  # a fixed clock: 2026-02-25, half past an hour

@@ -10,7 +10,7 @@ For ``argus stats --format prometheus`` and the dashboard's ``/metrics``::
                                         # the callable is called at each collect (scrape)
 
 ``doc`` is what ``argus.analyze.stats.compute`` (or ``stats.document`` over a
-``stats.Follower``'s tally) returns. Nothing registers itself at import time.
+``tally_follow.Follower``'s tally) returns. Nothing registers itself at import time.
 prometheus_client costs ~100 ms to import, so ``argus stats --format json`` never
 imports this module.
 

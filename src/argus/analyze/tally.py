@@ -18,8 +18,8 @@ read at once by forked processes (``tally_file(..., workers=N)``, which the CLI
 uses: one part per CPU, up to 4): at 1,000,000 records on 2 CPUs that halves the
 wall time (~2.5 s to ~1.3 s) for the same CPU time.
 
-``Follower`` keeps an all-time tally of a growing registry for a long-running
-``/metrics``, reading only what was appended since the last scrape.
+analyze/tally_follow.py keeps an all-time tally of a growing registry for a
+long-running ``/metrics``, reading only what was appended since the last scrape.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -374,35 +373,3 @@ def _tally_parts(fh: BufferedIOBase, size: int, cutoff: int | None, parts: int) 
             fh.seek(start)
             tally.scan(fh, cutoff, limit=end - start)
     return tally
-
-
-class Follower:
-    """The registry's all-time tally, reading only what was appended since the last
-    :meth:`update` (for a long-running ``/metrics``: a scrape costs the new lines,
-    not the whole file). A replaced or truncated file is read again from the start;
-    a last line without its newline waits for the next update."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._reset(None)
-
-    def _reset(self, ident: tuple[int, int] | None) -> None:
-        self.tally, self.offset, self.ident = Tally(), 0, ident
-
-    def update(self) -> Tally:
-        """Read what was appended; returns a copy of the tally, so a caller building a
-        document never sees it change under it (a threaded server's concurrent scrapes)."""
-        with self._lock:
-            try:
-                fh = open(self.path, "rb")  # noqa: SIM115 - closed below
-            except FileNotFoundError:
-                self._reset(None)
-                return self.tally.copy()
-            with fh:
-                st = os.fstat(fh.fileno())
-                if (st.st_dev, st.st_ino) != self.ident or st.st_size < self.offset:
-                    self._reset((st.st_dev, st.st_ino))
-                fh.seek(self.offset)
-                self.offset += self.tally.scan(fh, None, final=False)
-            return self.tally.copy()

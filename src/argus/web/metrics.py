@@ -286,26 +286,12 @@ def stats_collector(ctx: Context, now: float) -> Any:
     except (ImportError, AttributeError) as err:
         log.debug("no registry stats in /metrics: %s", err)
         return None
+    from argus.analyze.tally_follow import Follower
+
     path, state_dir = ctx.paths.problems, ctx.paths.state_dir
-    follower_class = _follower_class()
-    if follower_class is None:  # no incremental reader: the whole registry per scrape
-        return StatsCollector(lambda: stats.compute(path, since_s=None, now=now,
-                                                    state_dir=state_dir))
     with _followers_lock:
-        follower = _followers.setdefault(path, follower_class(path))
+        follower = _followers.get(path)
+        if follower is None:
+            follower = _followers[path] = Follower(path)
     return StatsCollector(lambda: stats.document(follower.update(), since_s=None, now=now,
                                                  registry=path, state_dir=state_dir))
-
-
-def _follower_class() -> Any:
-    """analyze's incremental registry reader (``Follower``), wherever it lives."""
-    import importlib
-
-    for module in ("argus.analyze.tally", "argus.analyze.stats"):
-        try:
-            found = getattr(importlib.import_module(module), "Follower", None)
-        except ImportError:
-            continue
-        if found is not None:
-            return found
-    return None
