@@ -33,7 +33,7 @@ from argus.model import (
     Snapshot,
 )
 from argus.model_diagnostics import MemoryDiagnostics, PagingInfo, UnitMemory
-from argus.record import history, history_hourly, history_read
+from argus.record import history, history_hourly, history_read, history_schema
 
 STEP = 300
 GB = 2**30
@@ -85,9 +85,9 @@ def bulk_write(path: str, rows: int, start: float) -> None:
     for i in range(rows):
         row, series = history.figures(snapshot(i))
         ids = history.series_ids(conn, [(k, n) for k, n, _ in series])
-        blob = history.pack([(ids[k, n], v) for k, n, v in series])
+        blob = history_schema.pack([(ids[k, n], v) for k, n, v in series])
         conn.execute(history._INSERT_SAMPLE,
-                     (int(start + i * STEP), *(row[c] for c in history.HEADLINE), blob))
+                     (int(start + i * STEP), *(row[c] for c in history_schema.HEADLINE), blob))
         if i % 1000 == 999:
             conn.execute("COMMIT")
             conn.execute("BEGIN IMMEDIATE")

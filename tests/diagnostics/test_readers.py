@@ -12,7 +12,7 @@ from argus.collect import vmstat
 from argus.collect.memdiag import kib_field, majflt
 from argus.collect.units_memory import cgroup_label
 from argus.errors import ConfigError
-from argus.record.history import pack, unpack
+from argus.record.history_schema import pack, unpack
 
 
 @pytest.mark.parametrize(("path", "label"), [

@@ -4,9 +4,9 @@ The interface the summary and the dashboard rely on::
 
     detect_patterns(ctx, window_s: float, now: float) -> list[Pattern]
 
-``Pattern.kind`` is one of ``KINDS``; ``signature`` is stable from one run to the
-next (a pattern is reported at most once a day under it); ``severity`` is info,
-warning or critical; ``title`` is one line; ``evidence`` holds the figures (JSON
+``Pattern`` (analyze/pattern.py): ``kind`` is one of ``KINDS``; ``signature`` is
+stable from one run to the next (a pattern is reported at most once a day under
+it); ``severity`` is info, warning or critical; ``title`` is one line; ``evidence`` holds the figures (JSON
 values); ``recommendation`` says what a person should do. A ``disk_fill`` pattern's
 evidence always has ``mount``, ``slope_bytes_per_s`` and ``predicted_full_ts``
 (epoch seconds), which the dashboard draws as time-to-full on the disk chart.
@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import time
 
+from argus.analyze.pattern import DAY_S, KINDS, SEVERITY_RANK, Pattern
 from argus.analyze.trends import binom_sf
 from argus.logs import get_logger
 from argus.record.registry import iter_records
 from argus.sanitize import safe_text
 from argus.timefmt import parse_iso
-from argus.typing_lite import TYPE_CHECKING, NamedTuple
+from argus.typing_lite import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Any
@@ -39,10 +40,6 @@ if TYPE_CHECKING:
 
 log = get_logger("argus.patterns")
 
-KINDS = ("restart_loop_daily", "recurring_key", "disk_fill", "memory_creep", "time_of_day",
-         "day_of_week")
-SEVERITY_RANK = {"critical": 2, "warning": 1, "info": 0}
-DAY_S = 86400
 RESTARTS_PER_DAY = 3  # the roadmap's "restarted 3+ times in a day"
 RECUR_MIN_DAYS = 3  # episodes starting on this many distinct days: "recurs day after day"
 PERSIST_MIN_S = 2 * DAY_S  # one episode this long within the window: "never cleared"
@@ -58,18 +55,6 @@ CLUSTER_SHARE = 0.6
 CLUSTER_ALPHA = 0.005
 ARC_WIDTHS_MIN = (30, 60, 120)  # time-of-day cluster widths tried, minutes
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-class Pattern(NamedTuple):
-    """One detected pattern, with its evidence and what to do about it."""
-
-    kind: str  # one of KINDS
-    signature: str  # stable: "<kind>:<what>", never reported twice in the same day
-    severity: str  # info | warning | critical
-    title: str  # one line
-    evidence: dict[str, Any]  # figures, JSON values
-    recommendation: str
-    subject: str = ""  # what it is about, as in the registry: disk:/var, service:x.service
 
 
 def detect_patterns(ctx: Context, window_s: float, now: float) -> list[Pattern]:

@@ -24,7 +24,8 @@ import json
 import os
 import sys
 
-from argus.analyze.patterns import Pattern, detect, local_day, pattern_to_json
+from argus.analyze.pattern import Pattern
+from argus.analyze.patterns import detect, local_day, pattern_to_json
 from argus.errors import ExitStatus, UsageError
 from argus.logs import get_logger
 from argus.record import registry

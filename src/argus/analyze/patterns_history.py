@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from argus.analyze.patterns import DAY_S, Pattern
+from argus.analyze.pattern import DAY_S, Pattern
 from argus.analyze.trends import (
     bucket_means,
     least_squares,

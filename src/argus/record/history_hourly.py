@@ -7,7 +7,7 @@ a long backlog at once.
 
 from __future__ import annotations
 
-from argus.record.history import HEADLINE, pack, unpack
+from argus.record.history_schema import HEADLINE, pack, unpack
 from argus.typing_lite import TYPE_CHECKING
 
 if TYPE_CHECKING:

@@ -1,9 +1,9 @@
 """Reading the metrics history back: series of (epoch seconds, value), oldest first.
 
 For patterns, trends and the dashboard. A metric is either a headline column
-(``mem_pct``, ``load5``, ``psi_io_some_avg60``, ... see ``history.HEADLINE``) or a
+(``mem_pct``, ``load5``, ``psi_io_some_avg60``, ... see ``history_schema.HEADLINE``) or a
 named series ``<kind>:<name>`` (``disk_pct:/var``, ``unit_mem_bytes:nginx.service``,
-``proc_rss_bytes:gateway.service/node``; kinds in ``history.SERIES_KINDS``).
+``proc_rss_bytes:gateway.service/node``; kinds in ``history_schema.SERIES_KINDS``).
 Hourly averages (rows past the retention) and raw rows come back merged, so a
 caller asking for 90 days gets hourly points first, then one per cycle.
 
@@ -13,7 +13,8 @@ the write lock, and under WAL never wait for the writer.
 
 from __future__ import annotations
 
-from argus.record.history import HEADLINE, PAIR_SIZE, HistoryError, driver, fold_pending
+from argus.record.history import HistoryError, driver, fold_pending
+from argus.record.history_schema import HEADLINE, PAIR_SIZE
 from argus.typing_lite import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def read_unit(path: str, unit: str, since: float = 0.0, until: float = INF) -> l
 
 
 def _check_kind(kind: str) -> None:
-    from argus.record.history import SERIES_KINDS
+    from argus.record.history_schema import SERIES_KINDS
 
     if kind not in SERIES_KINDS:
         raise ValueError(f"unknown series kind {kind!r} (known: {', '.join(SERIES_KINDS)})")
