@@ -6,9 +6,10 @@ The interface the summary and the dashboard rely on::
 
 ``Pattern`` (analyze/pattern.py): ``kind`` is one of ``KINDS``; ``signature`` is
 stable from one run to the next (a pattern is reported at most once a day under
-it); ``severity`` is info, warning or critical; ``title`` is one line; ``evidence`` holds the figures (JSON
-values); ``recommendation`` says what a person should do. A ``disk_fill`` pattern's
-evidence always has ``mount``, ``slope_bytes_per_s`` and ``predicted_full_ts``
+it); ``severity`` is info, warning or critical; ``title`` is one line;
+``evidence`` holds the figures (JSON values); ``recommendation`` says what a
+person should do. A ``disk_fill`` pattern's evidence always has ``mount``,
+``slope_bytes_per_s`` and ``predicted_full_ts``
 (epoch seconds), which the dashboard draws as time-to-full on the disk chart.
 
 This module reads the registry (restart loops, recurring keys, problems clustered
