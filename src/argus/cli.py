@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 # and re modules it imports, and a gettext lookup per help string) costs about 8 ms
 # of CPU a start, a quarter of what a one-shot cycle may cost. Anything else (help,
 # an abbreviation, a mistake, every other command) goes to argparse, so the two
-# cannot disagree: tests/test_cli_fast.py checks the fast path against argparse.
+# cannot disagree: tests/core/test_cli_fast.py checks the fast path against argparse.
 _GLOBAL_VALUES = {"--config": "config", "--state-dir": "state_dir"}
 _GLOBAL_FLAGS = {"-v": "verbose", "--verbose": "verbose"}
 _RUN_FLAGS = {"--once": "once", "--dry-run": "dry_run", "--json": "json"}

@@ -26,7 +26,7 @@ path import their records' base class from here:
   redefining ``__new__``, ``_replace``, ``_fields``... It is one class, as typing
   builds it (no namedtuple base under it): ``super()`` in its methods is tuple's.
 
-tests/test_typing_lite.py holds these records side by side with namedtuple's.
+tests/core/test_typing_lite.py holds these records side by side with namedtuple's.
 Other typing names (``Any``, ``Callable``, ...) are imported under
 ``if TYPE_CHECKING:`` in those modules and only ever used in annotations.
 """
