@@ -191,11 +191,15 @@ def daemon_cycles(make_ctx: Callable[[], Any], cycles: int) -> list[float]:
     ctx.carry["daemon"] = True  # as run_daemon sets it: cross-cycle state in memory
     for _ in range(3):  # warm-up: imports, first CPU sample, first alerts
         run_cycle(ctx)
-    costs = []
+    costs, polled = [], 0
     for _ in range(cycles):
         t0, c0 = time.process_time(), children_cpu()
         run_cycle(ctx)
         costs.append((time.process_time() - t0) + (children_cpu() - c0))
+        watcher = ctx.carry.get("unit_events")
+        polled += watcher is not None and watcher.last_source == "systemctl"
+    if "unit_events" in ctx.carry:
+        print(f"  cycles that ran systemctl show: {polled} of {cycles}")
     return costs
 
 

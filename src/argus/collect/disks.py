@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from argus.collect.procfs import read_all
 from argus.logs import get_logger
 from argus.model import DiskInfo
 from argus.typing_lite import TYPE_CHECKING, NamedTuple
@@ -132,8 +133,7 @@ def collect_disks(
     /etc/hosts, or a subdirectory bind) are one filesystem and listed once; XFS
     project quotas make a subdirectory report its own figures and it stays listed.
     """
-    with open(f"{proc_root}/self/mountinfo", "rb") as f:
-        mounts = watched_mounts(parse_mountinfo(f.read()))
+    mounts = watched_mounts(parse_mountinfo(read_all(f"{proc_root}/self/mountinfo")))
     out: list[DiskInfo] = []
     seen: set[tuple[str, tuple[int, ...]]] = set()
     for m in mounts:

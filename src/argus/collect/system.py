@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from argus.collect.procfs import read_text
 from argus.errors import CollectError
 from argus.logs import get_logger
 from argus.model import CpuInfo, MemoryInfo
@@ -19,11 +20,6 @@ log = get_logger(__name__)
 _V1_UNLIMITED = 2**62
 
 
-def _read_text(path: str) -> str:
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return f.read()
-
-
 def read_meminfo(proc_root: str) -> dict[str, int]:
     """``{proc_root}/meminfo`` as ``{field: bytes}``.
 
@@ -31,7 +27,7 @@ def read_meminfo(proc_root: str) -> dict[str, int]:
     without a unit (HugePages_Total and friends) are counts and are kept as-is.
     """
     out: dict[str, int] = {}
-    for line in _read_text(f"{proc_root}/meminfo").splitlines():
+    for line in read_text(f"{proc_root}/meminfo").splitlines():
         key, _, rest = line.partition(":")
         parts = rest.split()
         if not parts:
@@ -47,7 +43,7 @@ def read_meminfo(proc_root: str) -> dict[str, int]:
 def _read_int(path: str) -> int | None:
     """An integer file such as memory.max; None when missing or "max" (no limit)."""
     try:
-        raw = _read_text(path).strip()
+        raw = read_text(path).strip()
     except OSError:
         return None
     if raw == "max":
@@ -61,7 +57,7 @@ def _read_int(path: str) -> int | None:
 def _inactive_file(stat_path: str, key: str) -> int:
     """Reclaimable page cache in a cgroup's memory.stat (0 when unreadable)."""
     try:
-        text = _read_text(stat_path)
+        text = read_text(stat_path)
     except OSError:
         return 0
     for line in text.splitlines():
@@ -95,7 +91,7 @@ def _self_cgroups(proc_root: str) -> tuple[str | None, str | None]:
     """
     v1 = v2 = None
     try:
-        text = _read_text(f"{proc_root}/self/cgroup")
+        text = read_text(f"{proc_root}/self/cgroup")
     except OSError:
         return None, None
     for line in text.splitlines():
@@ -231,7 +227,7 @@ def _count_cpus(proc_root: str) -> int:
     if os.path.realpath(proc_root) == "/proc":
         return len(os.sched_getaffinity(0)) or os.cpu_count() or 1
     n = sum(
-        1 for line in _read_text(f"{proc_root}/stat").splitlines()
+        1 for line in read_text(f"{proc_root}/stat").splitlines()
         if line.startswith("cpu") and line[3:4].isdigit()
     )
     return n or 1
@@ -239,8 +235,8 @@ def _count_cpus(proc_root: str) -> int:
 
 def collect_cpu(proc_root: str) -> CpuInfo:
     """Load averages (runnable + uninterruptible tasks), usable cores, uptime in seconds."""
-    load = _read_text(f"{proc_root}/loadavg").split()
-    uptime = float(_read_text(f"{proc_root}/uptime").split()[0])
+    load = read_text(f"{proc_root}/loadavg").split()
+    uptime = float(read_text(f"{proc_root}/uptime").split()[0])
     return CpuInfo(
         load1=float(load[0]),
         load5=float(load[1]),
@@ -266,7 +262,7 @@ def collect_pressure(proc_root: str) -> dict[str, dict[str, float]] | None:
     out: dict[str, dict[str, float]] = {}
     for resource in ("cpu", "memory", "io"):
         try:
-            text = _read_text(f"{base}/{resource}")
+            text = read_text(f"{base}/{resource}")
         except OSError as err:
             log.debug("pressure: %s/%s unreadable: %s", base, resource, err)
             continue
