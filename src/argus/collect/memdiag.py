@@ -16,7 +16,6 @@ they found, and it reads per-process files only for a handful of candidates:
 
 from __future__ import annotations
 
-import heapq
 import os
 
 from argus.collect import system, units_memory, vmstat
@@ -195,7 +194,7 @@ def _top_in_cgroup(proc_root: str, cgroup_dir: str, now: float) -> list[ProcessI
         if st is not None and st.rss_pages > 0:
             ranked.append((st.rss_pages, pid))
     out = []
-    for _, pid in heapq.nlargest(TOP_HOGS, ranked):
+    for _, pid in sorted(ranked, reverse=True)[:TOP_HOGS]:  # as heapq.nlargest
         info = read_process(proc_root, pid, now=now)
         if info is not None:
             out.append(info)
@@ -253,7 +252,7 @@ def _swap_sweep(proc_root: str) -> list[int]:
             continue
         if swap:
             found.append((swap, int(entry.name)))
-    return [pid for _, pid in heapq.nlargest(SWAP_CANDIDATES, found)]
+    return [pid for _, pid in sorted(found, reverse=True)[:SWAP_CANDIDATES]]
 
 
 def find_culprits(proc_root: str, procs: ProcessSummary | None,

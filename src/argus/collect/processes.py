@@ -15,7 +15,6 @@ processes that are nobody's orphans pays nothing for the orphan rules.
 
 from __future__ import annotations
 
-import heapq
 import os
 import pwd
 import time
@@ -311,10 +310,12 @@ def collect_processes(
             cpu[st.pid] = _lifetime_pct(st, clk, uptime)
 
     zombies = tuple(sorted(st.pid for st in stats if st.state == "Z"))
-    top_rss = heapq.nlargest(top_n, (s for s in stats if s.rss_pages > 0),
-                             key=lambda s: s.rss_pages)
-    top_cpu = heapq.nlargest(top_n, (s for s in stats if cpu[s.pid] > 0),
-                             key=lambda s: cpu[s.pid])
+    # sorted(...)[:n] is what heapq.nlargest is documented to equal; heapq would load
+    # a C extension (~0.3 ms per one-shot start) to save microseconds at 2,000 procs.
+    top_rss = sorted((s for s in stats if s.rss_pages > 0), key=lambda s: s.rss_pages,
+                     reverse=True)[:top_n]
+    top_cpu = sorted((s for s in stats if cpu[s.pid] > 0), key=lambda s: cpu[s.pid],
+                     reverse=True)[:top_n]
     killable = _name_matches(stats, kill_allowed)
     infos: dict[int, ProcessInfo | None] = {}
     for st in (*top_rss, *top_cpu, *killable):
