@@ -3,8 +3,8 @@
 Why: loading the SQLite library, then opening, writing and checkpointing
 ``history.sqlite3`` costs a one-shot cycle about 5 ms of CPU, a sixth of what the
 whole cycle may cost, for one row. So a cycle started by the timer appends its row
-to ``history.pending.jsonl`` as one JSON line (one ``write`` under ``flock``, like
-the registry), and the rows move into the database, in one transaction, when:
+to ``history.pending.jsonl`` as one JSON line (one ``write`` under ``flock``, as
+the registry appends), and the rows move into the database, in one transaction, when:
 
 - a one-shot cycle finds the oldest pending row ``FOLD_AFTER_S`` old (so the timer
   pays for SQLite about once an hour, for a dozen rows at once);
@@ -26,6 +26,7 @@ import os
 
 from argus import jsonfast
 from argus.logs import get_logger
+from argus.record.registry import append_lines
 from argus.typing_lite import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -50,16 +51,7 @@ def append(db_path: str, ts: int, row: dict[str, Any],
            series: list[tuple[str, str, float]]) -> None:
     """Add one row; raises OSError when it cannot be written (the caller reports it)."""
     line = jsonfast.dumps({"ts": ts, "row": row, "series": series}).encode() + b"\n"
-    fd = os.open(pending_path(db_path), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        # After a torn line (no newline at the end), start a fresh one.
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            line = b"\n" + line
-        os.write(fd, line)
-    finally:
-        os.close(fd)
+    append_lines(pending_path(db_path), [line])
 
 
 def due(db_path: str, now: float) -> bool:

@@ -46,7 +46,13 @@ def encode(record: dict[str, Any]) -> bytes:
 
 def append(path: str, records: list[dict[str, Any]]) -> None:
     """Append records; each is one write, all under one lock hold."""
-    if not records:
+    append_lines(path, [encode(record) for record in records])
+
+
+def append_lines(path: str, lines: list[bytes]) -> None:
+    """Append newline-terminated lines to a JSONL file: each one write, all under one
+    ``flock`` hold (the registry, and history.pending.jsonl)."""
+    if not lines:
         return
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
     try:
@@ -55,8 +61,8 @@ def append(path: str, records: list[dict[str, Any]]) -> None:
         # start on a fresh line so the damage stays confined to that one line.
         size = os.fstat(fd).st_size
         heal = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
-        for record in records:
-            data = (b"\n" if heal else b"") + encode(record)
+        for line in lines:
+            data = (b"\n" if heal else b"") + line
             heal = False
             written = os.write(fd, data)
             if written != len(data):  # a full disk: say so rather than tear silently
